@@ -1,0 +1,7 @@
+//! The native module of pyzes (placeholder).
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}
