@@ -44,8 +44,8 @@ impl std::error::Error for LoadError {}
 
 /// An opened Level Zero loader or driver with its resolved function table.
 pub struct Library {
-    // Keeps the code of every function pointer in `functions` mapped.
-    _lib: libloading::Library,
+    // Keeps the code of every function pointer in `functions` mapped (None: linked in-process).
+    _lib: Option<libloading::Library>,
     path: PathBuf,
     kind: LibraryKind,
     functions: FunctionTable,
@@ -122,7 +122,19 @@ impl Library {
             LibraryKind::Driver => unsafe { FunctionTable::from_getters(ZE_API_VERSION_1_16, lookup) },
         };
         let loader_version = if kind == LibraryKind::Loader { loader_version(&lookup) } else { None };
-        Ok(Self { path: path.to_owned(), kind, functions, loader_version, _lib: lib })
+        Ok(Self { path: path.to_owned(), kind, functions, loader_version, _lib: Some(lib) })
+    }
+
+    /// A driver linked into this process (such as the simulated driver's rlib), reached through
+    /// its dispatch-table getters exactly as if it had been opened from a file.
+    ///
+    /// # Safety
+    /// `lookup` must return null or the address of the `*Get*ProcAddrTable` getter of that name,
+    /// and the getters must honour the version they are asked for.
+    pub unsafe fn in_process(name: &str, lookup: impl FnMut(&CStr) -> *mut c_void) -> Self {
+        // SAFETY: forwarded to the caller.
+        let functions = unsafe { FunctionTable::from_getters(ZE_API_VERSION_1_16, lookup) };
+        Self { path: PathBuf::from(name), kind: LibraryKind::Driver, functions, loader_version: None, _lib: None }
     }
 
     pub fn path(&self) -> &Path {
