@@ -49,7 +49,7 @@ pub struct Library {
     path: PathBuf,
     kind: LibraryKind,
     functions: FunctionTable,
-    loader_version: Option<String>,
+    get_versions: Option<PfnZelLoaderGetVersions>,
 }
 
 impl fmt::Debug for Library {
@@ -57,7 +57,7 @@ impl fmt::Debug for Library {
         f.debug_struct("Library")
             .field("path", &self.path)
             .field("kind", &self.kind)
-            .field("loader_version", &self.loader_version)
+            .field("loader_version", &self.loader_version())
             .finish_non_exhaustive()
     }
 }
@@ -121,8 +121,12 @@ impl Library {
             // version a driver may be asked for without the handle-extension contract.
             LibraryKind::Driver => unsafe { FunctionTable::from_getters(ZE_API_VERSION_1_16, lookup) },
         };
-        let loader_version = if kind == LibraryKind::Loader { loader_version(&lookup) } else { None };
-        Ok(Self { path: path.to_owned(), kind, functions, loader_version, _lib: Some(lib) })
+        let get_versions = match lookup(c"zelLoaderGetVersions") {
+            address if address.is_null() => None,
+            // SAFETY: `zelLoaderGetVersions` has this signature in every loader that exports it.
+            address => Some(unsafe { core::mem::transmute::<*mut c_void, PfnZelLoaderGetVersions>(address) }),
+        };
+        Ok(Self { path: path.to_owned(), kind, functions, get_versions, _lib: Some(lib) })
     }
 
     /// A driver linked into this process (such as the simulated driver's rlib), reached through
@@ -134,7 +138,13 @@ impl Library {
     pub unsafe fn in_process(name: &str, lookup: impl FnMut(&CStr) -> *mut c_void) -> Self {
         // SAFETY: forwarded to the caller.
         let functions = unsafe { FunctionTable::from_getters(ZE_API_VERSION_1_16, lookup) };
-        Self { path: PathBuf::from(name), kind: LibraryKind::Driver, functions, loader_version: None, _lib: None }
+        Self {
+            path: PathBuf::from(name),
+            kind: LibraryKind::Driver,
+            functions,
+            get_versions: None,
+            _lib: None,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -150,9 +160,10 @@ impl Library {
         &self.functions
     }
 
-    /// The loader's own version (`1.8.12`), when the loader reports it.
-    pub fn loader_version(&self) -> Option<&str> {
-        self.loader_version.as_deref()
+    /// The loader's own version (`1.8.12`), when the loader reports it (loaders know their
+    /// components only once `zeInit`/`zesInit` has run).
+    pub fn loader_version(&self) -> Option<String> {
+        self.get_versions.and_then(loader_version)
     }
 }
 
@@ -176,14 +187,7 @@ struct ZelComponentVersion {
 type PfnZelLoaderGetVersions =
     unsafe extern "C" fn(*mut usize, *mut ZelComponentVersion) -> crate::ze_result_t;
 
-fn loader_version(lookup: &impl Fn(&CStr) -> *mut c_void) -> Option<String> {
-    let address = lookup(c"zelLoaderGetVersions");
-    if address.is_null() {
-        return None;
-    }
-    // SAFETY: `zelLoaderGetVersions` has this signature in every loader that exports it.
-    let get: PfnZelLoaderGetVersions =
-        unsafe { core::mem::transmute::<*mut c_void, PfnZelLoaderGetVersions>(address) };
+fn loader_version(get: PfnZelLoaderGetVersions) -> Option<String> {
     let mut count = 0usize;
     // SAFETY: a null array asks only for the count.
     if unsafe { get(&mut count, core::ptr::null_mut()) } != crate::ZE_RESULT_SUCCESS
