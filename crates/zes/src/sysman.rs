@@ -1,0 +1,327 @@
+//! Initialization: opening the library, choosing the init path, drivers and devices.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+use zes_sys::{ze_init_flags_t, zes_driver_handle_t, zes_init_flags_t, FunctionTable, Library, LibraryKind};
+
+use crate::device::Device;
+use crate::error::Result;
+use crate::raw::{self, pfn, Api};
+
+/// How Sysman is initialized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitPath {
+    /// `zesInit` where the library has it (falling back to the legacy path if it fails),
+    /// the legacy path otherwise. Only ever requested, never reported as taken.
+    Auto,
+    /// `zesInit(0)`, then `zesDriverGet`/`zesDeviceGet` (spec 1.5 and later).
+    Zes,
+    /// `ZES_ENABLE_SYSMAN=1` in the environment, `zeInit(0)`, then `zeDriverGet`/`zeDeviceGet`;
+    /// core device handles are used as Sysman handles (loaders older than spec 1.5).
+    Legacy,
+}
+
+impl fmt::Display for InitPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InitPath::Auto => "auto",
+            InitPath::Zes => "zes",
+            InitPath::Legacy => "legacy",
+        })
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) api: Api,
+    init_path: InitPath,
+    library_path: Option<PathBuf>,
+    library_kind: Option<LibraryKind>,
+    drivers: Vec<zes_driver_handle_t>,
+}
+
+/// An initialized Sysman: the entry point of the API.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`. Initialization is process-wide and idempotent per
+/// library and init path: [`Sysman::init`] called twice returns the same instance.
+#[derive(Clone)]
+pub struct Sysman {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Sysman {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sysman")
+            .field("init_path", &self.inner.init_path)
+            .field("library_path", &self.inner.library_path)
+            .field("loader_version", &self.inner.api.loader_version())
+            .field("drivers", &self.inner.drivers.len())
+            .finish()
+    }
+}
+
+/// Configures [`Sysman`] initialization; made by [`Sysman::builder`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    library: Option<PathBuf>,
+    init_path: InitPath,
+}
+
+type RegistryKey = (Option<PathBuf>, InitPath);
+
+fn registry() -> &'static Mutex<HashMap<RegistryKey, Sysman>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<RegistryKey, Sysman>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Builder {
+    /// Open this library (a loader or a driver such as the simulated one) instead of searching
+    /// `$ZES_LIBRARY` and the loader's default name.
+    pub fn library(mut self, path: impl AsRef<Path>) -> Self {
+        self.library = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Choose the init path (default [`InitPath::Auto`]).
+    pub fn init_path(mut self, path: InitPath) -> Self {
+        self.init_path = path;
+        self
+    }
+
+    /// Opens the library (first use only) and initializes Sysman.
+    ///
+    /// # Errors
+    /// [`Error::LibraryNotFound`] listing every candidate tried; [`Error::FunctionUnavailable`]
+    /// when the library lacks the init functions of the requested path; [`Error::Call`] when
+    /// `zesInit`/`zeInit` or the driver enumeration fails.
+    #[doc(alias = "zesInit")]
+    #[doc(alias = "zeInit")]
+    pub fn init(self) -> Result<Sysman> {
+        let requested = self
+            .library
+            .clone()
+            .or_else(|| std::env::var_os(zes_sys::library::LIBRARY_ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from));
+        let key = (requested, self.init_path);
+        let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = map.get(&key) {
+            return Ok(existing.clone());
+        }
+        let library = Arc::new(Library::open(self.library.as_deref())?);
+        let table = *library.functions();
+        let loader_version = library.loader_version().map(|v| v.to_owned());
+        let path = library.path().to_owned();
+        let kind = library.kind();
+        let api = Api::new(table, Some(library), loader_version);
+        let sysman = Sysman::initialize(api, self.init_path, Some(path), Some(kind))?;
+        map.insert(key, sysman.clone());
+        Ok(sysman)
+    }
+}
+
+impl Sysman {
+    /// Initializes Sysman with the defaults: library from `$ZES_LIBRARY` or the loader's default
+    /// name, [`InitPath::Auto`].
+    ///
+    /// # Errors
+    /// See [`Builder::init`].
+    #[doc(alias = "zesInit")]
+    pub fn init() -> Result<Sysman> {
+        Sysman::builder().init()
+    }
+
+    /// A [`Builder`] to choose the library and init path.
+    pub fn builder() -> Builder {
+        Builder { library: None, init_path: InitPath::Auto }
+    }
+
+    /// Builds a Sysman over a hand-made function table (test doubles, embedding); not registered
+    /// process-wide, so every call initializes anew.
+    ///
+    /// # Errors
+    /// As [`Builder::init`].
+    #[doc(hidden)]
+    pub fn from_function_table(table: FunctionTable, init_path: InitPath) -> Result<Sysman> {
+        Sysman::initialize(Api::new(table, None, None), init_path, None, None)
+    }
+
+    fn initialize(
+        api: Api,
+        requested: InitPath,
+        library_path: Option<PathBuf>,
+        library_kind: Option<LibraryKind>,
+    ) -> Result<Sysman> {
+        let (init_path, drivers) = match requested {
+            InitPath::Zes => (InitPath::Zes, init_zes(&api)?),
+            InitPath::Legacy => (InitPath::Legacy, init_legacy(&api)?),
+            InitPath::Auto if api.table.zesInit.is_some() => match init_zes(&api) {
+                Ok(drivers) => (InitPath::Zes, drivers),
+                Err(zes_error) if api.table.zeInit.is_some() => match init_legacy(&api) {
+                    Ok(drivers) => (InitPath::Legacy, drivers),
+                    Err(_) => return Err(zes_error),
+                },
+                Err(e) => return Err(e),
+            },
+            InitPath::Auto => (InitPath::Legacy, init_legacy(&api)?),
+        };
+        api.set_drivers(&drivers);
+        Ok(Sysman { inner: Arc::new(Inner { api, init_path, library_path, library_kind, drivers }) })
+    }
+
+    pub(crate) fn api(&self) -> &Api {
+        &self.inner.api
+    }
+
+    /// The init path taken: [`InitPath::Zes`] or [`InitPath::Legacy`].
+    pub fn init_path(&self) -> InitPath {
+        self.inner.init_path
+    }
+
+    /// The loader's version (`1.8.12`), when the library is a loader that reports it.
+    #[doc(alias = "zelLoaderGetVersions")]
+    pub fn loader_version(&self) -> Option<&str> {
+        self.inner.api.loader_version()
+    }
+
+    /// The path of the opened library (`None` for a hand-made function table).
+    pub fn library_path(&self) -> Option<&Path> {
+        self.inner.library_path.as_deref()
+    }
+
+    /// Whether the library is the loader or a driver opened directly.
+    pub fn library_kind(&self) -> Option<LibraryKind> {
+        self.inner.library_kind
+    }
+
+    /// Whether the library provides the C function `name` (an export, a dispatch-table entry,
+    /// or for experimental functions an extension address). Answers for the functions this
+    /// crate wraps; `false` for others.
+    pub fn has_function(&self, name: &str) -> bool {
+        zes_sys::function_info(name).is_some_and(|info| self.function_present(info.name))
+    }
+
+    /// The drivers found at initialization.
+    #[doc(alias = "zesDriverGet")]
+    pub fn drivers(&self) -> Vec<Driver> {
+        self.inner.drivers.iter().map(|&handle| Driver { sysman: self.clone(), handle }).collect()
+    }
+
+    /// Every device of every driver.
+    ///
+    /// # Errors
+    /// [`Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
+    #[doc(alias = "zesDeviceGet")]
+    pub fn devices(&self) -> Result<Vec<Device>> {
+        let mut all = Vec::new();
+        for driver in self.drivers() {
+            all.extend(driver.devices()?);
+        }
+        Ok(all)
+    }
+}
+
+fn init_zes(api: &Api) -> Result<Vec<zes_driver_handle_t>> {
+    raw::call_flags("zesInit", pfn!(api, zesInit)?, zes_init_flags_t(0))?;
+    raw::enumerate_root("zesDriverGet", pfn!(api, zesDriverGet)?)
+}
+
+fn init_legacy(api: &Api) -> Result<Vec<zes_driver_handle_t>> {
+    let ze_init = pfn!(api, zeInit)?;
+    let driver_get = pfn!(api, zeDriverGet)?;
+    // The legacy way to reach Sysman: the variable must be set before `zeInit`.
+    if std::env::var_os("ZES_ENABLE_SYSMAN").is_none_or(|v| v != "1") {
+        std::env::set_var("ZES_ENABLE_SYSMAN", "1");
+    }
+    raw::call_flags("zeInit", ze_init, ze_init_flags_t(0))?;
+    raw::enumerate_root("zeDriverGet", driver_get)
+}
+
+/// A Level Zero driver.
+#[derive(Clone)]
+pub struct Driver {
+    pub(crate) sysman: Sysman,
+    pub(crate) handle: zes_driver_handle_t,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Driver").field(&self.handle).finish()
+    }
+}
+
+/// A driver extension: its name and version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DriverExtension {
+    pub name: String,
+    pub version: u32,
+}
+
+impl Driver {
+    /// The raw handle.
+    pub fn raw(&self) -> zes_driver_handle_t {
+        self.handle
+    }
+
+    /// The [`Sysman`] this driver belongs to.
+    pub fn sysman(&self) -> &Sysman {
+        &self.sysman
+    }
+
+    /// The devices of this driver.
+    ///
+    /// # Errors
+    /// [`Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
+    #[doc(alias = "zesDeviceGet")]
+    #[doc(alias = "zeDeviceGet")]
+    pub fn devices(&self) -> Result<Vec<Device>> {
+        let api = self.sysman.api();
+        let handles = match self.sysman.init_path() {
+            InitPath::Legacy => raw::enumerate("zeDeviceGet", pfn!(api, zeDeviceGet)?, self.handle)?,
+            _ => raw::enumerate("zesDeviceGet", pfn!(api, zesDeviceGet)?, self.handle)?,
+        };
+        Ok(handles.into_iter().map(|handle| Device::new(self.clone(), handle)).collect())
+    }
+
+    /// The Sysman extensions this driver supports.
+    ///
+    /// # Errors
+    /// [`Error::Call`] when `zesDriverGetExtensionProperties` fails.
+    #[doc(alias = "zesDriverGetExtensionProperties")]
+    pub fn extensions(&self) -> Result<Vec<DriverExtension>> {
+        let api = self.sysman.api();
+        let f = pfn!(api, zesDriverGetExtensionProperties)?;
+        Ok(raw::enumerate("zesDriverGetExtensionProperties", f, self.handle)?
+            .iter()
+            .map(|e| DriverExtension { name: zes_sys::c_chars_to_str(&e.name), version: e.version })
+            .collect())
+    }
+}
+
+impl Sysman {
+    fn function_present(&self, name: &'static str) -> bool {
+        macro_rules! present {
+            ($($f:ident)*) => {
+                match name {
+                    $(stringify!($f) => pfn!(self.api(), $f).is_ok(),)*
+                    _ => false,
+                }
+            };
+        }
+        present!(
+            zesInit zesDriverGet zesDeviceGet zesDeviceGetProperties zesDeviceGetState zesDeviceReset
+            zesDeviceResetExt zesDeviceProcessesGetState zesDevicePciGetProperties zesDevicePciGetState
+            zesDevicePciGetBars zesDevicePciGetStats zesDeviceEnumEngineGroups zesDeviceEnumPowerDomains
+            zesDeviceGetCardPowerDomain zesDeviceEnumFrequencyDomains zesDeviceEnumTemperatureSensors
+            zesDeviceEnumMemoryModules zesDeviceEnumFans zesDeviceEnumFirmwares zesDeviceEnumRasErrorSets
+            zesDeviceEnumStandbyDomains zesDeviceEnumSchedulers zesDeviceEnumPerformanceFactorDomains
+            zesDeviceEccAvailable zesDeviceEccConfigurable zesDeviceGetEccState zesDeviceSetEccState
+            zesDeviceGetSubDevicePropertiesExp zesDriverGetDeviceByUuidExp zesEngineGetActivity
+            zesEngineGetActivityExt zesPowerGetEnergyCounter zesPowerGetLimitsExt zesPowerSetLimitsExt
+            zesMemoryGetBandwidth zesFrequencyGetThrottleTime zesRasGetStateExp
+            zesDriverGetExtensionFunctionAddress zeInit zeDriverGet zeDeviceGet
+        )
+    }
+}
