@@ -1,0 +1,534 @@
+//! The only module with `unsafe`: reading the memory of caller-owned ctypes objects and calling
+//! the driver's functions through raw pointers (the C-mirror API).
+//!
+//! Every argument is classified by its Python type (cached per type), checked against what the
+//! ABI description says the parameter is, and only then turned into a raw pointer. Wrong kinds of
+//! objects raise `ctypes.ArgumentError` (as ctypes itself would); a ctypes object of the wrong
+//! struct type gives `ZE_RESULT_ERROR_INVALID_ARGUMENT`, a buffer shorter than the count passed
+//! `ZE_RESULT_ERROR_INVALID_SIZE`, and a handle the library never returned
+//! `ZE_RESULT_ERROR_INVALID_NULL_HANDLE`; in all of these cases no memory is touched.
+#![allow(non_snake_case, clippy::too_many_arguments)]
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+use zes_sys::ze_result_t;
+
+use crate::state;
+
+pub(crate) type Conv<T> = PyResult<Result<T, ze_result_t>>;
+
+/// Returns the result code from the calling generated function when a conversion gives one.
+macro_rules! arg {
+    ($e:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(rc) => return Ok(rc.0),
+        }
+    };
+}
+pub(crate) use arg;
+
+// ---------------------------------------------------------------------------------------------
+// Handles the library returned.
+
+fn handles() -> &'static RwLock<HashSet<usize>> {
+    static SET: OnceLock<RwLock<HashSet<usize>>> = OnceLock::new();
+    SET.get_or_init(Default::default)
+}
+
+pub(crate) fn handle_known(h: usize) -> bool {
+    h != 0 && handles().read().map(|s| s.contains(&h)).unwrap_or(false)
+}
+
+/// Records the `n` handles an out-parameter received.
+pub(crate) fn track_handles(addr: usize, n: usize) {
+    if addr == 0 || n == 0 {
+        return;
+    }
+    let mut set = match handles().write() {
+        Ok(set) => set,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    for i in 0..n {
+        // SAFETY: `addr` is the start of a validated ctypes buffer of at least `n` pointer-sized
+        // elements that the driver just filled; the caller's objects are alive for the call.
+        let h = unsafe { core::ptr::read_unaligned((addr as *const usize).add(i)) };
+        if h != 0 {
+            set.insert(h);
+        }
+    }
+}
+
+pub(crate) fn tracked_handle_count() -> usize {
+    handles().read().map(|s| s.len()).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ctypes type classification, cached per Python type object.
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// The object `byref()` returns; its `_obj` is the real argument.
+    CArg,
+    /// A Structure or Union; `idx` is the ABI struct it is (or derives from), if any.
+    Struct { idx: Option<usize> },
+    /// A fundamental type (`c_uint32`, `c_void_p` and handle classes...): `code` is ctypes' `_type_`.
+    Simple { code: u8 },
+    /// `T * n`: the element type's info and the length.
+    Array { elem: usize, len: usize },
+    /// `POINTER(T)` instances: the target's type info.
+    Pointer { target: usize },
+    Other,
+}
+
+pub(crate) struct TypeInfo {
+    pub kind: Kind,
+    pub size: usize,
+    _ty: Py<PyType>,
+}
+
+struct Registry {
+    /// type object address -> info (infos are never removed, so indices stay valid).
+    by_type: HashMap<usize, usize>,
+    infos: Vec<Arc<TypeInfo>>,
+}
+
+fn registry() -> &'static RwLock<Registry> {
+    static REG: OnceLock<RwLock<Registry>> = OnceLock::new();
+    REG.get_or_init(|| RwLock::new(Registry { by_type: HashMap::new(), infos: Vec::new() }))
+}
+
+struct Ctypes {
+    structure: Py<PyType>,
+    union: Py<PyType>,
+    array: Py<PyType>,
+    pointer: Py<PyType>,
+    simple: Py<PyType>,
+    carg: Py<PyType>,
+    argument_error: Py<PyType>,
+    addressof: PyObject,
+    sizeof: PyObject,
+    /// The address of a ctypes object's buffer can be read from its object (CPython layout).
+    fast_address: bool,
+}
+
+static CTYPES: GILOnceCell<Ctypes> = GILOnceCell::new();
+/// struct index (generated order) -> registered class.
+static STRUCT_CLASSES: GILOnceCell<Vec<Py<PyType>>> = GILOnceCell::new();
+static STRUCT_INDEX: GILOnceCell<HashMap<usize, usize>> = GILOnceCell::new();
+
+fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
+    CTYPES.get_or_try_init(py, || {
+        let m = py.import("ctypes")?;
+        let ty = |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.downcast_into::<PyType>()?.unbind()) };
+        let c_int = m.getattr("c_int")?.call0()?;
+        let carg = m.getattr("byref")?.call1((&c_int,))?.get_type().unbind();
+        let mut c = Ctypes {
+            structure: ty("Structure")?,
+            union: ty("Union")?,
+            array: ty("Array")?,
+            pointer: ty("_Pointer")?,
+            simple: m.getattr("c_int")?.getattr("__mro__")?.get_item(1)?.downcast_into::<PyType>()?.unbind(),
+            carg,
+            argument_error: ty("ArgumentError")?,
+            addressof: m.getattr("addressof")?.unbind(),
+            sizeof: m.getattr("sizeof")?.unbind(),
+            fast_address: false,
+        };
+        // Check the fast path against ctypes itself on a few kinds of objects.
+        let probes = [
+            c_int,
+            m.getattr("c_void_p")?.call0()?,
+            m.getattr("c_char")?.call0()?.get_type().call0()?,
+            m.getattr("create_string_buffer")?.call1((64,))?,
+        ];
+        let mut ok = true;
+        for p in &probes {
+            let slow: usize = c.addressof.call1(py, (p,))?.extract(py)?;
+            ok &= slow != 0 && buffer_ptr_unchecked(p) == slow;
+        }
+        c.fast_address = ok;
+        Ok(c)
+    })
+}
+
+/// Reads `b_ptr` of a CPython ctypes object (the field right after the object header).
+fn buffer_ptr_unchecked(obj: &Bound<'_, PyAny>) -> usize {
+    let base = obj.as_ptr() as *const u8;
+    // SAFETY: every ctypes instance (CDataObject) starts with the object header followed by
+    // `char *b_ptr`; callers use this only on ctypes instances and only after `ctypes()` checked
+    // the offset against `ctypes.addressof` on this interpreter.
+    unsafe { core::ptr::read_unaligned(base.add(2 * core::mem::size_of::<usize>()) as *const usize) }
+}
+
+fn address_of(py: Python<'_>, c: &Ctypes, obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if c.fast_address {
+        Ok(buffer_ptr_unchecked(obj))
+    } else {
+        c.addressof.call1(py, (obj,))?.extract(py)
+    }
+}
+
+/// Called once by the generated `_abi` module with the classes of the ABI.
+#[pyfunction]
+pub(crate) fn _register_types(py: Python<'_>, structs: &Bound<'_, PyDict>, _handles: &Bound<'_, PyDict>) -> PyResult<()> {
+    ctypes(py)?;
+    let mut classes = Vec::new();
+    let mut index = HashMap::new();
+    for (i, name) in generated::STRUCT_NAMES.iter().enumerate() {
+        let class = structs
+            .get_item(name)?
+            .ok_or_else(|| PyTypeError::new_err(format!("struct {name} missing from the ABI module")))?
+            .downcast_into::<PyType>()?;
+        index.insert(class.as_ptr() as usize, i);
+        classes.push(class.unbind());
+    }
+    let _ = STRUCT_CLASSES.set(py, classes);
+    let _ = STRUCT_INDEX.set(py, index);
+    Ok(())
+}
+
+fn info_of(py: Python<'_>, ty: &Bound<'_, PyType>) -> PyResult<(usize, Arc<TypeInfo>)> {
+    let key = ty.as_ptr() as usize;
+    {
+        let reg = registry().read().map_err(|_| PyTypeError::new_err("pyzes type cache poisoned"))?;
+        if let Some(&i) = reg.by_type.get(&key) {
+            return Ok((i, reg.infos[i].clone()));
+        }
+    }
+    let c = ctypes(py)?;
+    let mut size = 0usize;
+    let kind = if ty.is(c.carg.bind(py)) {
+        Kind::CArg
+    } else if ty.is_subclass(c.structure.bind(py))? || ty.is_subclass(c.union.bind(py))? {
+        size = c.sizeof.call1(py, (ty,))?.extract(py)?;
+        let mut idx = None;
+        if let (Some(index), Ok(mro)) = (STRUCT_INDEX.get(py), ty.getattr("__mro__")) {
+            for base in mro.try_iter()? {
+                if let Some(&i) = index.get(&(base?.as_ptr() as usize)) {
+                    idx = Some(i);
+                    break;
+                }
+            }
+        }
+        Kind::Struct { idx }
+    } else if ty.is_subclass(c.array.bind(py))? {
+        size = c.sizeof.call1(py, (ty,))?.extract(py)?;
+        let elem = ty.getattr("_type_")?.downcast_into::<PyType>()?;
+        let (elem, _) = info_of(py, &elem)?;
+        Kind::Array { elem, len: ty.getattr("_length_")?.extract()? }
+    } else if ty.is_subclass(c.pointer.bind(py))? {
+        size = core::mem::size_of::<usize>();
+        let target = ty.getattr("_type_")?.downcast_into::<PyType>()?;
+        let (target, _) = info_of(py, &target)?;
+        Kind::Pointer { target }
+    } else if ty.is_subclass(c.simple.bind(py))? {
+        size = c.sizeof.call1(py, (ty,))?.extract(py)?;
+        let code = ty.getattr("_type_")?;
+        let code = code.downcast::<PyString>()?.to_str()?.bytes().next().unwrap_or(b'?');
+        Kind::Simple { code }
+    } else {
+        Kind::Other
+    };
+    let info = Arc::new(TypeInfo { kind, size, _ty: ty.clone().unbind() });
+    let mut reg = registry().write().map_err(|_| PyTypeError::new_err("pyzes type cache poisoned"))?;
+    if let Some(&i) = reg.by_type.get(&key) {
+        return Ok((i, reg.infos[i].clone()));
+    }
+    reg.infos.push(info.clone());
+    let i = reg.infos.len() - 1;
+    reg.by_type.insert(key, i);
+    Ok((i, info))
+}
+
+fn info_at(i: usize) -> Arc<TypeInfo> {
+    registry().read().map(|r| r.infos[i].clone()).expect("pyzes type cache poisoned")
+}
+
+fn argument_error(py: Python<'_>, argno: usize, msg: String) -> PyErr {
+    match ctypes(py) {
+        Ok(c) => PyErr::from_type(c.argument_error.bind(py).clone(), format!("argument {argno}: TypeError: {msg}")),
+        Err(e) => e,
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters passed by value.
+
+/// A handle: `None`, an int, or any `c_void_p`-based object (the handle classes).
+pub(crate) fn handle_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize, check: bool) -> Conv<usize> {
+    let h = handle_value(py, obj, argno)?;
+    if check && !handle_known(h) {
+        return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_NULL_HANDLE));
+    }
+    Ok(Ok(h))
+}
+
+fn handle_value(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<usize> {
+    if obj.is_none() {
+        return Ok(0);
+    }
+    if let Ok(v) = obj.extract::<usize>() {
+        return Ok(v);
+    }
+    let (_, info) = info_of(py, &obj.get_type())?;
+    if info.kind == (Kind::Simple { code: b'P' }) {
+        let c = ctypes(py)?;
+        let addr = address_of(py, c, obj)?;
+        // SAFETY: `obj` is a live c_void_p instance; its buffer holds one pointer.
+        return Ok(unsafe { core::ptr::read_unaligned(addr as *const usize) });
+    }
+    Err(argument_error(py, argno, format!("wrong type: expected a handle, got {}", type_name(obj))))
+}
+
+/// An integer-like scalar (ints, bools, ctypes simple instances).
+pub(crate) fn int_in<T: for<'a> FromPyObject<'a>>(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<T> {
+    if let Ok(v) = obj.extract::<T>() {
+        return Ok(v);
+    }
+    let (_, info) = info_of(py, &obj.get_type())?;
+    if let Kind::Simple { .. } = info.kind {
+        if let Ok(v) = obj.getattr("value")?.extract::<T>() {
+            return Ok(v);
+        }
+    }
+    Err(argument_error(py, argno, format!("wrong type: expected an integer, got {}", type_name(obj))))
+}
+
+pub(crate) fn f64_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<f64> {
+    if let Ok(v) = obj.extract::<f64>() {
+        return Ok(v);
+    }
+    let (_, info) = info_of(py, &obj.get_type())?;
+    if let Kind::Simple { .. } = info.kind {
+        if let Ok(v) = obj.getattr("value")?.extract::<f64>() {
+            return Ok(v);
+        }
+    }
+    Err(argument_error(py, argno, format!("wrong type: expected a float, got {}", type_name(obj))))
+}
+
+/// A struct passed by value (`zes_uuid_t`): an instance of that struct class.
+pub(crate) fn struct_by_value<T: Copy>(py: Python<'_>, obj: &Bound<'_, PyAny>, idx: usize, argno: usize) -> Conv<T> {
+    let (_, info) = info_of(py, &obj.get_type())?;
+    match info.kind {
+        Kind::Struct { idx: Some(i) } if i == idx && info.size >= core::mem::size_of::<T>() => {
+            let addr = address_of(py, ctypes(py)?, obj)?;
+            // SAFETY: `obj` is a live instance of the struct class with the C layout of `T`.
+            Ok(Ok(unsafe { core::ptr::read_unaligned(addr as *const T) }))
+        }
+        Kind::Struct { .. } => Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT)),
+        _ => Err(argument_error(
+            py,
+            argno,
+            format!("expected {} instance instead of {}", generated::STRUCT_NAMES[idx], type_name(obj)),
+        )),
+    }
+}
+
+/// `const char*` input: None, str, bytes or a `c_char_p`.
+pub(crate) fn cstr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<Option<CString>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    let bytes: Vec<u8> = if let Ok(s) = obj.downcast::<PyString>() {
+        s.to_str()?.as_bytes().to_vec()
+    } else if let Ok(b) = obj.downcast::<PyBytes>() {
+        b.as_bytes().to_vec()
+    } else if let Ok(v) = obj.getattr("value").and_then(|v| v.extract::<Option<Vec<u8>>>()) {
+        match v {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    } else {
+        return Err(argument_error(py, argno, format!("expected bytes or str, got {}", type_name(obj))));
+    };
+    CString::new(bytes).map(Some).map_err(|_| argument_error(py, argno, "embedded NUL in string".into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pointer parameters.
+
+/// What a pointer parameter points to, from the ABI description.
+#[derive(Clone, Copy)]
+pub(crate) enum Elem {
+    Struct { idx: usize, size: usize },
+    /// A scalar of this size; `float` for `double`/`float`.
+    Scalar { size: usize, float: bool },
+    Handle,
+    /// `T**` and `void**`: pointer-sized elements.
+    PtrSized,
+    Char,
+    /// `void*`: any memory.
+    Void,
+}
+
+/// A validated pointer argument: its address and how many elements it holds (None: unknown, a
+/// raw ctypes pointer).
+#[derive(Clone, Copy)]
+pub(crate) struct Ptr {
+    pub addr: usize,
+    pub elems: Option<usize>,
+}
+
+impl Ptr {
+    pub fn null() -> Self {
+        Ptr { addr: 0, elems: Some(0) }
+    }
+    /// `Err(INVALID_SIZE)` when the buffer is known to hold fewer than `n` elements.
+    pub fn check_len(&self, n: u64) -> Result<(), ze_result_t> {
+        match self.elems {
+            Some(e) if self.addr != 0 && (e as u64) < n => Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE),
+            _ => Ok(()),
+        }
+    }
+    /// The `u32` the pointer points to (a count), when not null.
+    pub fn read_u32(&self) -> Option<u32> {
+        if self.addr == 0 {
+            return None;
+        }
+        // SAFETY: a non-null `Ptr` to a 4-byte scalar was validated by `ptr_in` against a live
+        // ctypes object (or is the address a ctypes pointer instance carries).
+        Some(unsafe { core::ptr::read_unaligned(self.addr as *const u32) })
+    }
+    /// Number of elements to record after the call: `n` bounded by the buffer.
+    pub fn bounded(&self, n: u64) -> usize {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        match self.elems {
+            Some(e) => e.min(n),
+            None => n,
+        }
+    }
+}
+
+fn elem_matches(py: Python<'_>, expect: Elem, info: &TypeInfo) -> Result<(), &'static str> {
+    let _ = py;
+    match (expect, info.kind) {
+        (Elem::Void, _) => Ok(()),
+        (Elem::Struct { idx, size }, Kind::Struct { idx: got }) => {
+            if got == Some(idx) && info.size >= size {
+                Ok(())
+            } else {
+                Err("struct")
+            }
+        }
+        (Elem::Struct { .. }, Kind::Simple { code: b'c' | b'b' | b'B' }) => Ok(()),
+        (Elem::Scalar { size, float }, Kind::Simple { code }) => {
+            let is_float = matches!(code, b'd' | b'f' | b'g');
+            if info.size == size && is_float == float && !matches!(code, b'P' | b'z' | b'Z' | b'O') {
+                Ok(())
+            } else {
+                Err("type")
+            }
+        }
+        (Elem::Handle, Kind::Simple { code: b'P' }) => Ok(()),
+        (Elem::PtrSized, Kind::Simple { code: b'P' | b'z' | b'Z' }) | (Elem::PtrSized, Kind::Pointer { .. }) => Ok(()),
+        (Elem::Char, Kind::Simple { code: b'c' | b'b' | b'B' }) => Ok(()),
+        _ => Err("type"),
+    }
+}
+
+/// Converts the object passed for a pointer parameter: `None`, `byref(x)`, `pointer(x)`, a
+/// ctypes array, or the ctypes object itself.
+pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno: usize) -> Conv<Ptr> {
+    if obj.is_none() {
+        return Ok(Ok(Ptr::null()));
+    }
+    let c = ctypes(py)?;
+    let (_, mut info) = info_of(py, &obj.get_type())?;
+    let mut target = obj.clone();
+    if info.kind == Kind::CArg {
+        target = obj.getattr("_obj")?;
+        info = info_of(py, &target.get_type())?.1;
+    }
+    if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
+        return Ok(Ok(Ptr { addr: b.as_bytes().as_ptr() as usize, elems: Some(b.as_bytes().len()) }));
+    }
+    let (addr, elem_info, elems) = match info.kind {
+        Kind::Struct { .. } | Kind::Simple { .. } => (address_of(py, c, &target)?, info.clone(), Some(1usize)),
+        Kind::Array { elem, len } => (address_of(py, c, &target)?, info_at(elem), Some(len)),
+        Kind::Pointer { target: t } => {
+            let at = address_of(py, c, &target)?;
+            // SAFETY: `target` is a live ctypes pointer instance; its buffer holds the address.
+            let p = unsafe { core::ptr::read_unaligned(at as *const usize) };
+            (p, info_at(t), None)
+        }
+        Kind::CArg | Kind::Other => {
+            return Err(argument_error(
+                py,
+                argno,
+                format!("expected a ctypes object, byref() or pointer(), got {}", type_name(obj)),
+            ))
+        }
+    };
+    match elem_matches(py, expect, &elem_info) {
+        Ok(()) => {}
+        Err("struct") => return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT)),
+        Err(_) => {
+            if let (Elem::Struct { .. }, Kind::Struct { .. }) = (expect, elem_info.kind) {
+                return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT));
+            }
+            return Err(argument_error(py, argno, format!("wrong type {}", type_name(&target))));
+        }
+    }
+    // Express the length in elements of the expected type (raw byte buffers for structs).
+    let unit = match expect {
+        Elem::Struct { size, .. } => size,
+        Elem::Scalar { size, .. } => size,
+        Elem::Handle | Elem::PtrSized => core::mem::size_of::<usize>(),
+        Elem::Char | Elem::Void => 1,
+    };
+    let elems = elems.map(|n| n * elem_info.size / unit.max(1));
+    let ptr = Ptr { addr, elems };
+    if addr != 0 && elems == Some(0) {
+        return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
+    }
+    Ok(Ok(ptr))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The legacy path (loaders of spec < 1.5 have no zesInit/zesDriverGet/zesDeviceGet).
+
+pub(crate) fn legacy_init(py: Python<'_>, lib: &zes_sys::Library, flags: u32) -> u32 {
+    let _ = flags;
+    let Some(init) = lib.functions().zeInit else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
+    if std::env::var_os("ZES_ENABLE_SYSMAN").is_none() {
+        std::env::set_var("ZES_ENABLE_SYSMAN", "1");
+    }
+    state::set_legacy();
+    // SAFETY: zeInit takes flags by value; 0 asks for every driver type.
+    py.allow_threads(|| unsafe { init(zes_sys::ze_init_flags_t(0)) }).0
+}
+
+pub(crate) fn legacy_driver_get(py: Python<'_>, lib: &zes_sys::Library, count: Ptr, out: Ptr) -> u32 {
+    let Some(f) = lib.functions().zeDriverGet else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
+    let (c, o) = (count.addr, out.addr);
+    // SAFETY: both pointers were validated by `ptr_in` (or are null), and the count was checked
+    // against the array length by the caller.
+    py.allow_threads(|| unsafe { f(c as *mut u32, o as *mut zes_sys::ze_driver_handle_t) }).0
+}
+
+pub(crate) fn legacy_device_get(py: Python<'_>, lib: &zes_sys::Library, driver: usize, count: Ptr, out: Ptr) -> u32 {
+    let Some(f) = lib.functions().zeDeviceGet else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
+    let (c, o) = (count.addr, out.addr);
+    // SAFETY: as for `legacy_driver_get`; the driver handle is one the library returned.
+    py.allow_threads(|| unsafe {
+        f(zes_sys::ze_driver_handle_t::from_raw(driver), c as *mut u32, o as *mut zes_sys::ze_device_handle_t)
+    })
+    .0
+}
+
+/// The per-function glue, generated from the ABI description (abi/gen/rust_pyzes.py).
+#[path = "generated.rs"]
+#[rustfmt::skip]
+pub(crate) mod generated;

@@ -1,0 +1,2 @@
+"""pyzes placeholder (being written)."""
+from ._abi import *  # noqa: F403
