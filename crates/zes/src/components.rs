@@ -743,7 +743,8 @@ impl Scheduler {
     #[doc(alias = "zesSchedulerSetTimeoutMode")]
     pub fn set_timeout_mode(&self, watchdog_timeout_us: u64) -> Result<bool> {
         let f = pfn!(self.api(), zesSchedulerSetTimeoutMode)?;
-        let mut p = zes_sched_timeout_properties_t { watchdogTimeout: watchdog_timeout_us, ..Default::default() };
+        let mut p =
+            zes_sched_timeout_properties_t { watchdogTimeout: watchdog_timeout_us, ..Default::default() };
         raw::inout_flag("zesSchedulerSetTimeoutMode", f, self.handle, &mut p)
     }
 

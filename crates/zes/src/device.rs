@@ -302,7 +302,8 @@ impl Device {
     #[doc(alias = "zesDeviceResetExt")]
     pub fn reset_ext(&self, force: bool, reset_type: zes_reset_type_t) -> Result<()> {
         let f = pfn!(self.api(), zesDeviceResetExt)?;
-        let mut p = zes_reset_properties_t { force: force as ze_bool_t, resetType: reset_type, ..Default::default() };
+        let mut p =
+            zes_reset_properties_t { force: force as ze_bool_t, resetType: reset_type, ..Default::default() };
         raw::inout("zesDeviceResetExt", f, self.handle, &mut p)
     }
 
@@ -315,7 +316,12 @@ impl Device {
         let f = pfn!(self.api(), zesDeviceProcessesGetState)?;
         Ok(raw::enumerate("zesDeviceProcessesGetState", f, self.handle)?
             .iter()
-            .map(|p| Process { pid: p.processId, mem_size: p.memSize, shared_size: p.sharedSize, engines: p.engines })
+            .map(|p| Process {
+                pid: p.processId,
+                mem_size: p.memSize,
+                shared_size: p.sharedSize,
+                engines: p.engines,
+            })
             .collect())
     }
 

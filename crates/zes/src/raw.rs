@@ -119,7 +119,11 @@ fn check(function: &'static str, code: ze_result_t) -> Result<()> {
 }
 
 /// `f(flags)`: `zesInit`, `zeInit`.
-pub(crate) fn call_flags<V>(name: &'static str, f: unsafe extern "C" fn(V) -> ze_result_t, v: V) -> Result<()> {
+pub(crate) fn call_flags<V>(
+    name: &'static str,
+    f: unsafe extern "C" fn(V) -> ze_result_t,
+    v: V,
+) -> Result<()> {
     // SAFETY: a by-value argument of the declared type; nothing is borrowed.
     check(name, unsafe { f(v) })
 }
@@ -142,7 +146,11 @@ pub(crate) fn call_val<H, V>(
 }
 
 /// `f(handle, &mut out)` returning `out`.
-pub(crate) fn get<H, T: Default>(name: &'static str, f: unsafe extern "C" fn(H, *mut T) -> ze_result_t, h: H) -> Result<T> {
+pub(crate) fn get<H, T: Default>(
+    name: &'static str,
+    f: unsafe extern "C" fn(H, *mut T) -> ze_result_t,
+    h: H,
+) -> Result<T> {
     let mut out = T::default();
     // SAFETY: `out` is a live, writable value of the declared type (with its `stype` preset).
     check(name, unsafe { f(h, &mut out) })?;
@@ -161,7 +169,12 @@ pub(crate) fn inout<H, T>(
 }
 
 /// `f(handle, &value)`.
-pub(crate) fn set<H, T>(name: &'static str, f: unsafe extern "C" fn(H, *const T) -> ze_result_t, h: H, value: &T) -> Result<()> {
+pub(crate) fn set<H, T>(
+    name: &'static str,
+    f: unsafe extern "C" fn(H, *const T) -> ze_result_t,
+    h: H,
+    value: &T,
+) -> Result<()> {
     // SAFETY: `value` is a live value of the declared type, only read by the driver.
     check(name, unsafe { f(h, value) })
 }
@@ -254,10 +267,8 @@ pub(crate) fn set_array<H, T>(
     h: H,
     items: &mut [T],
 ) -> Result<()> {
-    let mut count = u32::try_from(items.len()).map_err(|_| Error::Driver {
-        function: name,
-        message: "too many items".into(),
-    })?;
+    let mut count = u32::try_from(items.len())
+        .map_err(|_| Error::Driver { function: name, message: "too many items".into() })?;
     // SAFETY: `items` holds `count` live, writable elements of the declared type.
     check(name, unsafe { f(h, &mut count, items.as_mut_ptr()) })
 }
@@ -407,3 +418,7 @@ pub(crate) fn get_chained<H, B: Chainable, E: Extensions<B>>(
     check(name, code)?;
     Ok(base)
 }
+
+#[cfg(test)]
+#[path = "fake_tests.rs"]
+mod tests;

@@ -44,7 +44,12 @@ pub struct ReadingError {
 
 impl From<&Error> for ReadingError {
     fn from(e: &Error) -> Self {
-        ReadingError { code: e.code_name(), reason: e.class(), function: e.function(), message: e.to_string() }
+        ReadingError {
+            code: e.code_name(),
+            reason: e.class(),
+            function: e.function(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -97,7 +102,12 @@ fn err<T>(e: &Error) -> Reading<T> {
     Reading::Error(e.into())
 }
 
-fn rate<S, T>(what: &str, a: &Result<S, Error>, b: &Result<S, Error>, f: impl Fn(&S, &S) -> Option<T>) -> Reading<T> {
+fn rate<S, T>(
+    what: &str,
+    a: &Result<S, Error>,
+    b: &Result<S, Error>,
+    f: impl Fn(&S, &S) -> Option<T>,
+) -> Reading<T> {
     match (a, b) {
         (Err(e), _) | (_, Err(e)) => Reading::Error(e.into()),
         (Ok(a), Ok(b)) => match f(a, b) {
@@ -277,7 +287,8 @@ impl Device {
             (Ok(card), e0) => rate("card power", e0, &card.energy_counter(), metrics::power_watts),
             (Err(card_err), _) => match &power_domains {
                 Reading::Value(list) => {
-                    let roots: Vec<&PowerDomainReading> = list.iter().filter(|d| d.subdevice_id.is_none()).collect();
+                    let roots: Vec<&PowerDomainReading> =
+                        list.iter().filter(|d| d.subdevice_id.is_none()).collect();
                     if roots.is_empty() {
                         err(card_err)
                     } else if let Some(bad) = roots.iter().find_map(|d| d.power_w.error()) {
@@ -337,10 +348,18 @@ impl Device {
                                 Err(_) => "UNKNOWN".into(),
                             },
                             subdevice_id: props.as_ref().ok().and_then(|p| p.subdevice_id),
-                            actual_mhz: Reading::from_result(&state.as_ref().map(|s| s.actual_mhz).map_err(Clone::clone)),
-                            request_mhz: Reading::from_result(&state.as_ref().map(|s| s.request_mhz).map_err(Clone::clone)),
-                            min_mhz: Reading::from_result(&props.as_ref().map(|p| p.min_mhz).map_err(Clone::clone)),
-                            max_mhz: Reading::from_result(&props.as_ref().map(|p| p.max_mhz).map_err(Clone::clone)),
+                            actual_mhz: Reading::from_result(
+                                &state.as_ref().map(|s| s.actual_mhz).map_err(Clone::clone),
+                            ),
+                            request_mhz: Reading::from_result(
+                                &state.as_ref().map(|s| s.request_mhz).map_err(Clone::clone),
+                            ),
+                            min_mhz: Reading::from_result(
+                                &props.as_ref().map(|p| p.min_mhz).map_err(Clone::clone),
+                            ),
+                            max_mhz: Reading::from_result(
+                                &props.as_ref().map(|p| p.max_mhz).map_err(Clone::clone),
+                            ),
                             throttle_ratio: rate("throttle", t0, &f.throttle_time(), metrics::throttle_ratio),
                             throttle_reasons: Reading::from_result(
                                 &state
@@ -349,7 +368,10 @@ impl Device {
                                         s.throttle_reasons
                                             .names()
                                             .iter()
-                                            .map(|n| n.trim_start_matches("ZES_FREQ_THROTTLE_REASON_FLAG_").to_owned())
+                                            .map(|n| {
+                                                n.trim_start_matches("ZES_FREQ_THROTTLE_REASON_FLAG_")
+                                                    .to_owned()
+                                            })
                                             .collect()
                                     })
                                     .map_err(Clone::clone),
@@ -424,7 +446,10 @@ impl Device {
                 rx_bytes_per_sec: Reading::Value(t.rx_bytes_per_sec),
                 tx_bytes_per_sec: Reading::Value(t.tx_bytes_per_sec),
             },
-            Reading::Error(e) => PciReading { rx_bytes_per_sec: Reading::Error(e.clone()), tx_bytes_per_sec: Reading::Error(e) },
+            Reading::Error(e) => PciReading {
+                rx_bytes_per_sec: Reading::Error(e.clone()),
+                tx_bytes_per_sec: Reading::Error(e),
+            },
         };
         DeviceSnapshot {
             index,

@@ -101,10 +101,9 @@ impl Builder {
     #[doc(alias = "zesInit")]
     #[doc(alias = "zeInit")]
     pub fn init(self) -> Result<Sysman> {
-        let requested = self
-            .library
-            .clone()
-            .or_else(|| std::env::var_os(zes_sys::library::LIBRARY_ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from));
+        let requested = self.library.clone().or_else(|| {
+            std::env::var_os(zes_sys::library::LIBRARY_ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from)
+        });
         let key = (requested, self.init_path);
         let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = map.get(&key) {
