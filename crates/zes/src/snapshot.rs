@@ -207,14 +207,19 @@ pub struct DeviceSnapshot {
 
 type R<T> = Result<T, Error>;
 
+type PowerSample = (Power, R<PowerProperties>, R<zes_power_domain_t>, R<EnergyCounter>);
+type EngineSample = (Engine, R<EngineProperties>, R<EngineStats>);
+type FreqSample = (Frequency, R<FrequencyProperties>, R<ThrottleTime>);
+type MemSample = (Memory, R<MemoryProperties>, R<MemoryBandwidth>);
+
 /// First samples, taken before the window's sleep.
 struct Before {
     start: Instant,
     card: R<Power>,
-    power: R<Vec<(Power, R<PowerProperties>, R<zes_power_domain_t>, R<EnergyCounter>)>>,
-    engines: R<Vec<(Engine, R<EngineProperties>, R<EngineStats>)>>,
-    freqs: R<Vec<(Frequency, R<FrequencyProperties>, R<ThrottleTime>)>>,
-    mems: R<Vec<(Memory, R<MemoryProperties>, R<MemoryBandwidth>)>>,
+    power: R<Vec<PowerSample>>,
+    engines: R<Vec<EngineSample>>,
+    freqs: R<Vec<FreqSample>>,
+    mems: R<Vec<MemSample>>,
     card_energy: R<EnergyCounter>,
     pci: R<PciStats>,
 }

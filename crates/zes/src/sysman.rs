@@ -95,8 +95,8 @@ impl Builder {
     /// Opens the library (first use only) and initializes Sysman.
     ///
     /// # Errors
-    /// [`Error::LibraryNotFound`] listing every candidate tried; [`Error::FunctionUnavailable`]
-    /// when the library lacks the init functions of the requested path; [`Error::Call`] when
+    /// [`crate::Error::LibraryNotFound`] listing every candidate tried; [`crate::Error::FunctionUnavailable`]
+    /// when the library lacks the init functions of the requested path; [`crate::Error::Call`] when
     /// `zesInit`/`zeInit` or the driver enumeration fails.
     #[doc(alias = "zesInit")]
     #[doc(alias = "zeInit")]
@@ -211,7 +211,7 @@ impl Sysman {
     /// Every device of every driver.
     ///
     /// # Errors
-    /// [`Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
+    /// [`crate::Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
     #[doc(alias = "zesDeviceGet")]
     pub fn devices(&self) -> Result<Vec<Device>> {
         let mut all = Vec::new();
@@ -231,7 +231,7 @@ fn init_legacy(api: &Api) -> Result<Vec<zes_driver_handle_t>> {
     let ze_init = pfn!(api, zeInit)?;
     let driver_get = pfn!(api, zeDriverGet)?;
     // The legacy way to reach Sysman: the variable must be set before `zeInit`.
-    if std::env::var_os("ZES_ENABLE_SYSMAN").is_none_or(|v| v != "1") {
+    if std::env::var_os("ZES_ENABLE_SYSMAN").as_deref() != Some(std::ffi::OsStr::new("1")) {
         std::env::set_var("ZES_ENABLE_SYSMAN", "1");
     }
     raw::call_flags("zeInit", ze_init, ze_init_flags_t(0))?;
@@ -272,7 +272,7 @@ impl Driver {
     /// The devices of this driver.
     ///
     /// # Errors
-    /// [`Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
+    /// [`crate::Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
     #[doc(alias = "zesDeviceGet")]
     #[doc(alias = "zeDeviceGet")]
     pub fn devices(&self) -> Result<Vec<Device>> {
@@ -287,7 +287,7 @@ impl Driver {
     /// The Sysman extensions this driver supports.
     ///
     /// # Errors
-    /// [`Error::Call`] when `zesDriverGetExtensionProperties` fails.
+    /// [`crate::Error::Call`] when `zesDriverGetExtensionProperties` fails.
     #[doc(alias = "zesDriverGetExtensionProperties")]
     pub fn extensions(&self) -> Result<Vec<DriverExtension>> {
         let api = self.sysman.api();
