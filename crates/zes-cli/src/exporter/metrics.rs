@@ -1,0 +1,295 @@
+//! The metric families, encoded by `prometheus-client` from the latest samples.
+//!
+//! Names follow the OpenTelemetry hardware conventions (`hw.gpu.*`, `hw.*`) as Prometheus
+//! spells them: dots become underscores, the base unit is a suffix, counters end in `_total`.
+
+use std::collections::BTreeMap;
+use std::fmt::Error as FmtError;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::model::{DeviceStats, DeviceSummary, Reading};
+
+/// What the exporter knows about one device.
+#[derive(Clone, Debug)]
+pub struct DeviceEntry {
+    pub summary: DeviceSummary,
+    /// The latest sample (kept when a later read fails, so values stay visible).
+    pub stats: Option<Arc<DeviceStats>>,
+    /// The latest read reached the device.
+    pub up: bool,
+    /// Read failures so far, by (metric, reason).
+    pub read_errors: BTreeMap<(String, String), u64>,
+    pub sample_seconds: f64,
+    pub last_sample_unix: f64,
+}
+
+/// Everything the collector encodes; replaced as a whole after each device is read.
+#[derive(Clone, Debug, Default)]
+pub struct ExportState {
+    pub devices: Vec<DeviceEntry>,
+    pub max_processes: usize,
+}
+
+#[derive(Debug)]
+struct StateCollector(Arc<ExportState>);
+
+type Labels = Vec<(&'static str, String)>;
+
+fn device_labels(s: &DeviceSummary) -> Labels {
+    vec![
+        ("device", s.index.to_string()),
+        ("uuid", s.uuid.clone()),
+        ("name", s.name.clone()),
+        ("pci_address", s.pci_address.clone().unwrap_or_default()),
+    ]
+}
+
+fn with(mut base: Labels, extra: &[(&'static str, String)]) -> Labels {
+    base.extend(extra.iter().cloned());
+    base
+}
+
+fn sd(subdevice: Option<u32>) -> (&'static str, String) {
+    ("subdevice", subdevice.map(|s| s.to_string()).unwrap_or_default())
+}
+
+/// One family: its samples are collected first so that an empty family is still described.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<Unit>,
+    kind: MetricType,
+    samples: Vec<(Labels, f64)>,
+}
+
+impl Family {
+    fn gauge(name: &'static str, help: &'static str, unit: Option<Unit>) -> Self {
+        Self { name, help, unit, kind: MetricType::Gauge, samples: Vec::new() }
+    }
+    fn counter(name: &'static str, help: &'static str, unit: Option<Unit>) -> Self {
+        Self { name, help, unit, kind: MetricType::Counter, samples: Vec::new() }
+    }
+    fn add<T: Copy + Into<f64>>(&mut self, labels: Labels, value: &Reading<T>) {
+        if let Reading::Ok(v) = value {
+            let v: f64 = (*v).into();
+            if v.is_finite() {
+                self.samples.push((labels, v));
+            }
+        }
+    }
+    fn set(&mut self, labels: Labels, value: f64) {
+        if value.is_finite() {
+            self.samples.push((labels, value));
+        }
+    }
+    fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), FmtError> {
+        let mut metric = encoder.encode_descriptor(self.name, self.help, self.unit.as_ref(), self.kind.clone())?;
+        for (labels, value) in &self.samples {
+            let family = metric.encode_family(labels)?;
+            match self.kind {
+                MetricType::Counter => ConstCounter::new(value.max(0.0)).encode(family)?,
+                _ => ConstGauge::new(*value).encode(family)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn u64f(r: &Reading<u64>) -> Reading<f64> {
+    r.as_ref().map(|v| *v as f64)
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), FmtError> {
+        let watts = || Some(Unit::Other("watts".into()));
+        let hertz = || Some(Unit::Other("hertz".into()));
+        let ratio = || Some(Unit::Other("ratio".into()));
+        let mut up = Family::gauge("hw_gpu_up", "1 when the latest read of the device succeeded, 0 when it failed or is overdue", None);
+        let mut power = Family::gauge("hw_gpu_power", "Average power over the sampling window", watts());
+        let mut power_limit = Family::gauge("hw_gpu_power_limit", "Sustained power limit", watts());
+        let mut energy = Family::counter("hw_gpu_energy", "Energy consumed since an unspecified point", Some(Unit::Joules));
+        let mut util = Family::gauge("hw_gpu_utilization", "Fraction of the sampling window the engine group was busy", ratio());
+        let mut freq = Family::gauge("hw_gpu_frequency", "Actual clock frequency", hertz());
+        let mut freq_req = Family::gauge("hw_gpu_frequency_request", "Requested clock frequency", hertz());
+        let mut throttle = Family::gauge("hw_gpu_frequency_throttle", "Fraction of the sampling window the clock was throttled", ratio());
+        let mut temp = Family::gauge("hw_gpu_temperature", "Temperature of a sensor", Some(Unit::Celsius));
+        let mut mem_limit = Family::gauge("hw_gpu_memory_limit", "Size of a memory module", Some(Unit::Bytes));
+        let mut mem_usage = Family::gauge("hw_gpu_memory_usage", "Memory in use (size minus free)", Some(Unit::Bytes));
+        let mut mem_util = Family::gauge("hw_gpu_memory_utilization", "Fraction of a memory module in use", ratio());
+        let mut mem_io = Family::counter("hw_gpu_memory_io", "Bytes read from and written to device memory", Some(Unit::Bytes));
+        let mut pci_io = Family::counter("hw_gpu_io", "Bytes received and transmitted over PCI Express", Some(Unit::Bytes));
+        let mut errors = Family::counter("hw_gpu_errors", "Hardware errors (RAS) by category and severity", None);
+        let mut fan = Family::gauge("hw_fan_speed", "Fan speed", Some(Unit::Other("rpm".into())));
+        let mut proc_mem = Family::gauge("hw_gpu_process_memory_usage", "Device memory used by a process (largest users only)", Some(Unit::Bytes));
+        let mut read_errors = Family::counter("zes_exporter_read_errors", "Failed reads of a device metric, by metric and reason", None);
+        let mut sample_secs = Family::gauge("zes_exporter_sample_duration", "Time the latest read of the device took", Some(Unit::Seconds));
+        let mut sample_ts = Family::gauge("zes_exporter_last_sample_timestamp", "Unix time of the latest read of the device", Some(Unit::Seconds));
+
+        for entry in &self.0.devices {
+            let dl = device_labels(&entry.summary);
+            up.set(dl.clone(), if entry.up { 1.0 } else { 0.0 });
+            sample_secs.set(dl.clone(), entry.sample_seconds);
+            if entry.last_sample_unix > 0.0 {
+                sample_ts.set(dl.clone(), entry.last_sample_unix);
+            }
+            for ((metric, reason), n) in &entry.read_errors {
+                read_errors.set(with(dl.clone(), &[("metric", metric.clone()), ("reason", reason.clone())]), *n as f64);
+            }
+            let Some(stats) = &entry.stats else { continue };
+            if let Reading::Ok(list) = &stats.power {
+                for p in list {
+                    let l = with(dl.clone(), &[("domain", p.domain.clone()), sd(p.subdevice)]);
+                    power.add(l.clone(), &p.power_w);
+                    energy.add(l.clone(), &p.energy_j);
+                    if let Reading::Ok(Some(w)) = &p.sustained_limit_w {
+                        power_limit.set(l, *w);
+                    }
+                }
+            }
+            if let Reading::Ok(list) = &stats.engines {
+                for e in list {
+                    util.add(with(dl.clone(), &[("engine_group", e.group.clone()), sd(e.subdevice)]), &e.utilization);
+                }
+            }
+            if let Reading::Ok(list) = &stats.frequency {
+                for f in list {
+                    let l = with(dl.clone(), &[("domain", f.domain.clone()), sd(f.subdevice)]);
+                    freq.add(l.clone(), &f.actual_hz);
+                    freq_req.add(l.clone(), &f.request_hz);
+                    throttle.add(l, &f.throttle_ratio);
+                }
+            }
+            if let Reading::Ok(list) = &stats.temperature {
+                for t in list {
+                    temp.add(with(dl.clone(), &[("sensor", t.sensor.clone()), sd(t.subdevice)]), &t.celsius);
+                }
+            }
+            if let Reading::Ok(list) = &stats.memory {
+                for m in list {
+                    let l = with(dl.clone(), &[("memory", m.index.to_string()), ("location", m.location.clone()), sd(m.subdevice)]);
+                    mem_limit.add(l.clone(), &u64f(&m.total_bytes));
+                    mem_usage.add(l.clone(), &u64f(&m.used_bytes));
+                    if let (Reading::Ok(used), Reading::Ok(total)) = (&m.used_bytes, &m.total_bytes) {
+                        if *total > 0 {
+                            mem_util.set(l.clone(), *used as f64 / *total as f64);
+                        }
+                    }
+                    mem_io.add(with(l.clone(), &[("direction", "read".into())]), &u64f(&m.read_bytes));
+                    mem_io.add(with(l, &[("direction", "write".into())]), &u64f(&m.write_bytes));
+                }
+            }
+            if let Reading::Ok(pci) = &stats.pci {
+                pci_io.add(with(dl.clone(), &[("direction", "receive".into())]), &u64f(&pci.rx_bytes));
+                pci_io.add(with(dl.clone(), &[("direction", "transmit".into())]), &u64f(&pci.tx_bytes));
+            }
+            if let Reading::Ok(list) = &stats.ras {
+                for r in list {
+                    let l = with(dl.clone(), &[("category", r.category.clone()), sd(r.subdevice)]);
+                    errors.add(with(l.clone(), &[("type", "correctable".into())]), &u64f(&r.correctable));
+                    errors.add(with(l, &[("type", "uncorrectable".into())]), &u64f(&r.uncorrectable));
+                }
+            }
+            if let Reading::Ok(list) = &stats.fans {
+                for f in list {
+                    fan.add(with(dl.clone(), &[("fan", f.index.to_string())]), &f.rpm);
+                }
+            }
+            if let Reading::Ok(list) = &stats.processes {
+                let mut procs: Vec<_> = list.iter().collect();
+                procs.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes).then(a.pid.cmp(&b.pid)));
+                for p in procs.into_iter().take(self.0.max_processes) {
+                    let l = with(dl.clone(), &[("pid", p.pid.to_string()), ("process", p.name.clone().unwrap_or_default())]);
+                    proc_mem.set(l, p.memory_bytes as f64);
+                }
+            }
+        }
+        for family in [
+            up, power, power_limit, energy, util, freq, freq_req, throttle, temp, mem_limit, mem_usage, mem_util,
+            mem_io, pci_io, errors, fan, proc_mem, read_errors, sample_secs, sample_ts,
+        ] {
+            family.encode(&mut encoder)?;
+        }
+        let mut info = encoder.encode_descriptor("hw_gpu", "Identity of a GPU", None, MetricType::Info)?;
+        for entry in &self.0.devices {
+            let s = &entry.summary;
+            let labels = with(
+                device_labels(s),
+                &[("driver_version", s.driver_version.clone()), ("subdevices", s.subdevices.to_string())],
+            );
+            info.encode_info(&labels)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes `state` as OpenMetrics text (the format prometheus-client writes).
+pub fn encode_openmetrics(state: Arc<ExportState>) -> String {
+    let mut registry = Registry::default();
+    registry.register(
+        "zes_exporter_build",
+        "Version of zes-smi serving these metrics",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
+    );
+    registry.register_collector(Box::new(StateCollector(state)));
+    let mut text = String::with_capacity(16 * 1024);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    text
+}
+
+/// Rewrites OpenMetrics text into the Prometheus text format 0.0.4: counters are described
+/// under their `_total` name, info families become `_info` gauges, `# UNIT` and `# EOF` go.
+pub fn openmetrics_to_prometheus(text: &str) -> String {
+    let mut renamed: BTreeMap<&str, (String, &str)> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((name, kind)) = rest.split_once(' ') {
+                match kind {
+                    "counter" => {
+                        renamed.insert(name, (format!("{name}_total"), "counter"));
+                    }
+                    "info" => {
+                        renamed.insert(name, (format!("{name}_info"), "gauge"));
+                    }
+                    "unknown" => {
+                        renamed.insert(name, (name.to_string(), "untyped"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let name = renamed.get(name).map(|(n, _)| n.as_str()).unwrap_or(name);
+            out.push_str(&format!("# HELP {name} {help}\n"));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let (name, kind) = renamed.get(name).map(|(n, k)| (n.as_str(), *k)).unwrap_or((name, kind));
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        let sample_name = line.split(['{', ' ']).next().unwrap_or("");
+        if sample_name.ends_with("_created") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

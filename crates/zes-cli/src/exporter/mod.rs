@@ -1,0 +1,276 @@
+//! `zes-smi exporter`: Prometheus/OpenMetrics over HTTP(S), devices read in the background.
+
+pub mod metrics;
+pub mod webconfig;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::cli::ExporterArgs;
+use crate::source::{Sampler, Session};
+use metrics::{DeviceEntry, ExportState};
+use webconfig::WebConfig;
+
+pub const OPENMETRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const MAX_CONNECTIONS: usize = 128;
+
+/// Latest samples plus the encoded pages, re-encoded only when a sample changed.
+struct Shared {
+    state: Mutex<ExportState>,
+    generation: AtomicU64,
+    cache: Mutex<(u64, Bytes, Bytes)>,
+    web: WebConfig,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn pages(&self) -> (Bytes, Bytes) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != generation || cache.1.is_empty() {
+            let state = Arc::new(self.state.lock().unwrap_or_else(|e| e.into_inner()).clone());
+            let om = metrics::encode_openmetrics(state);
+            let prom = metrics::openmetrics_to_prometheus(&om);
+            *cache = (generation, Bytes::from(om), Bytes::from(prom));
+        }
+        (cache.1.clone(), cache.2.clone())
+    }
+
+    fn update(&self, index: usize, f: impl FnOnce(&mut DeviceEntry)) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = state.devices.get_mut(index) {
+            f(entry);
+        }
+        drop(state);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+pub fn run(session: Session, args: &ExporterArgs) -> Result<(), String> {
+    let web = match &args.web_config {
+        Some(path) => WebConfig::load(path)?,
+        None => WebConfig::default(),
+    };
+    let selected = session.select(&args.select.devices)?;
+    let devices: Vec<DeviceEntry> = selected
+        .iter()
+        .map(|&i| DeviceEntry {
+            summary: session.summary(i),
+            stats: None,
+            up: false,
+            read_errors: Default::default(),
+            sample_seconds: 0.0,
+            last_sample_unix: 0.0,
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(ExportState { devices, max_processes: args.max_processes }),
+        generation: AtomicU64::new(1),
+        cache: Mutex::new((0, Bytes::new(), Bytes::new())),
+        web,
+        stop: AtomicBool::new(false),
+    });
+    for (slot, &index) in selected.iter().enumerate() {
+        let sampler = session.sampler(index);
+        let shared = shared.clone();
+        let interval = args.interval;
+        std::thread::Builder::new()
+            .name(format!("sample-{index}"))
+            .spawn(move || sample_loop(slot, sampler, interval, shared))
+            .map_err(|e| format!("cannot start a sampling thread: {e}"))?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let result = runtime.block_on(serve(shared.clone(), args.listen));
+    shared.stop.store(true, Ordering::Release);
+    result
+}
+
+fn sample_loop(slot: usize, mut sampler: Sampler, interval: Duration, shared: Arc<Shared>) {
+    let mut next = Instant::now();
+    while !shared.stop.load(Ordering::Acquire) {
+        let started = Instant::now();
+        let stats = sampler.sample();
+        let took = started.elapsed().as_secs_f64();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        shared.update(slot, |entry| {
+            for (metric, reason) in stats.failures() {
+                *entry.read_errors.entry((metric.to_string(), reason.as_str().to_string())).or_insert(0) += 1;
+            }
+            entry.up = stats.up;
+            entry.sample_seconds = took;
+            entry.last_sample_unix = now;
+            if stats.up {
+                entry.summary = stats.summary.clone();
+                entry.stats = Some(Arc::new(stats));
+            }
+        });
+        next += interval;
+        let now = Instant::now();
+        if next <= now {
+            next = now + interval;
+        }
+        while !shared.stop.load(Ordering::Acquire) && Instant::now() < next {
+            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(200)));
+        }
+    }
+}
+
+async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let tls = shared.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("zes-smi exporter: serving {scheme}://{}/metrics", listener.local_addr().map_err(|e| e.to_string())?);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let shared = shared.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            match tls {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        serve_connection(TokioIo::new(stream), shared).await;
+                    }
+                }
+                None => serve_connection(TokioIo::new(stream), shared).await,
+            }
+        });
+    }
+    eprintln!("zes-smi exporter: shutting down");
+    Ok(())
+}
+
+async fn serve_connection<I>(io: I, shared: Arc<Shared>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(req, shared).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(16 * 1024)
+        .keep_alive(true)
+        .serve_connection(io, service);
+    let _ = tokio::time::timeout(Duration::from_secs(300), connection).await;
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Whether the `Accept` header prefers OpenMetrics over the Prometheus text format.
+pub fn wants_openmetrics(accept: &str) -> bool {
+    let mut best: Option<(f32, bool)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';').map(str::trim);
+        let media = pieces.next().unwrap_or("").to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| p.strip_prefix("q="))
+            .filter_map(|q| q.parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        let om = match media.as_str() {
+            "application/openmetrics-text" => true,
+            "text/plain" | "*/*" | "text/*" => false,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, om));
+        }
+    }
+    best.is_some_and(|(_, om)| om)
+}
+
+async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", Bytes::from_static(b"method not allowed\n"));
+        r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    if !shared.web.users.is_empty() {
+        let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let web = shared.clone();
+        let ok = tokio::task::spawn_blocking(move || web.web.authorized(header.as_deref())).await.unwrap_or(false);
+        if !ok {
+            let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", Bytes::from_static(b"unauthorized\n"));
+            r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"zes-smi\""));
+            return r;
+        }
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let openmetrics = wants_openmetrics(accept);
+            let shared2 = shared.clone();
+            let (om, prom) = shared2.pages();
+            if openmetrics {
+                respond(StatusCode::OK, OPENMETRICS_TYPE, om)
+            } else {
+                respond(StatusCode::OK, PROMETHEUS_TYPE, prom)
+            }
+        }
+        "/" => respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            Bytes::from_static(b"<html><head><title>zes-smi exporter</title></head><body><h1>zes-smi exporter</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n"),
+        ),
+        _ => respond(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", Bytes::from_static(b"not found\n")),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

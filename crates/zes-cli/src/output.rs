@@ -1,0 +1,253 @@
+//! Tables, CSV and JSON, written to stdout; a closed pipe ends the program quietly.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use crate::model::Reason;
+
+/// The output format of a read command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Writes to stdout; a broken pipe (`zes-smi list | head -1`) exits 0 without a message.
+pub struct Out {
+    inner: io::BufWriter<io::Stdout>,
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self { inner: io::BufWriter::new(io::stdout()) }
+    }
+    pub fn line(&mut self, text: &str) {
+        let result = self.inner.write_all(text.as_bytes()).and_then(|_| self.inner.write_all(b"\n"));
+        check(result);
+    }
+    pub fn flush(&mut self) {
+        check(self.inner.flush());
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        check(self.inner.flush());
+    }
+}
+
+fn check(result: io::Result<()>) {
+    if let Err(e) = result {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("zes-smi: cannot write output: {e}");
+        std::process::exit(crate::EXIT_RUNTIME);
+    }
+}
+
+/// An aligned text table: columns padded to their widest cell, numbers right-aligned.
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Self { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+    }
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+    pub fn render(&self) -> Vec<String> {
+        let n = self.header.len();
+        let mut width = vec![0usize; n];
+        let mut numeric = vec![true; n];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, cell) in row.iter().enumerate().take(n) {
+                width[i] = width[i].max(cell.chars().count());
+            }
+        }
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(n) {
+                if !looks_numeric(cell) {
+                    numeric[i] = false;
+                }
+            }
+        }
+        let mut lines = Vec::with_capacity(self.rows.len() + 1);
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate().take(n) {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = width[i] - cell.chars().count();
+                if numeric[i] && !std::ptr::eq(row, &self.header) {
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    if i + 1 < n {
+                        line.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            lines.push(line.trim_end().to_string());
+        }
+        lines
+    }
+    pub fn csv(&self) -> Vec<String> {
+        std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|row| row.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))
+            .collect()
+    }
+}
+
+fn looks_numeric(cell: &str) -> bool {
+    cell.starts_with('[') || cell == "-" || cell.parse::<f64>().is_ok()
+}
+
+/// One CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The reason of a failed reading, if `value` is one (`{"error": ..., "code": ...}`).
+pub fn failure_reason(value: &Value) -> Option<Reason> {
+    let obj = value.as_object()?;
+    if !obj.contains_key("code") {
+        return None;
+    }
+    Some(match obj.get("error")?.as_str()? {
+        "permission" => Reason::Permission,
+        "unsupported" => Reason::Unsupported,
+        "device_lost" => Reason::DeviceLost,
+        "pending" => Reason::Pending,
+        _ => Reason::Other,
+    })
+}
+
+/// Flattens a JSON record into `(metric path, value text)` pairs. Array elements are named by
+/// their identifying field (`power.card.power_w`, `temperature.gpu@sd0.celsius`); failed
+/// readings become their marker (`[P]`), with the reason text in `reasons`.
+pub fn flatten(value: &Value) -> Vec<(String, String, Option<Reason>)> {
+    let mut out = Vec::new();
+    walk(value, String::new(), &mut out);
+    out
+}
+
+fn element_key(value: &Value, index: usize) -> String {
+    let Some(obj) = value.as_object() else { return index.to_string() };
+    let mut key = None;
+    for field in ["domain", "sensor", "group", "category", "location", "name", "pid", "index"] {
+        match obj.get(field) {
+            Some(Value::String(s)) => {
+                key = Some(s.clone());
+                break;
+            }
+            Some(Value::Number(n)) => {
+                key = Some(n.to_string());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let mut key = key.unwrap_or_else(|| index.to_string());
+    if let Some(Value::Number(sd)) = obj.get("subdevice") {
+        key.push_str(&format!("@sd{sd}"));
+    }
+    if matches!(obj.get("location"), Some(Value::String(_))) && obj.contains_key("index") {
+        if let Some(Value::Number(i)) = obj.get("index") {
+            key = format!("{i}:{key}");
+        }
+    }
+    key
+}
+
+fn walk(value: &Value, path: String, out: &mut Vec<(String, String, Option<Reason>)>) {
+    if let Some(reason) = failure_reason(value) {
+        out.push((path, reason.marker().to_string(), Some(reason)));
+        return;
+    }
+    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                walk(v, join(k), out);
+            }
+        }
+        Value::Array(items) if items.iter().all(|v| !v.is_object()) => {
+            let text: Vec<String> = items.iter().map(scalar).collect();
+            out.push((path, text.join(" "), None));
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                walk(v, join(&element_key(v, i)), out);
+            }
+        }
+        other => out.push((path, scalar(other), None)),
+    }
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format_float(f),
+            _ => n.to_string(),
+        },
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Floats with at most 3 decimals, trailing zeros removed.
+pub fn format_float(f: f64) -> String {
+    let s = format!("{f:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Prints the legend of the markers that occur, to stderr-free stdout after a table.
+pub fn legend(out: &mut Out, reasons: impl IntoIterator<Item = Reason>) {
+    let mut seen: Vec<Reason> = reasons.into_iter().collect();
+    seen.sort_by_key(|r| r.as_str());
+    seen.dedup();
+    if seen.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = seen
+        .iter()
+        .map(|r| {
+            let text = match r {
+                Reason::Permission => "needs privileges (run as root)",
+                Reason::Unsupported => "unsupported",
+                Reason::DeviceLost => "device lost",
+                Reason::Pending => "needs a second sample",
+                Reason::Other => "read error",
+            };
+            format!("{} {}", r.marker(), text)
+        })
+        .collect();
+    out.line("");
+    out.line(&format!("Legend: {}", parts.join("; ")));
+}
