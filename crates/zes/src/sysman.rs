@@ -174,6 +174,11 @@ impl Sysman {
         &self.inner.api
     }
 
+    /// Whether both are the same initialized instance (initialization is idempotent).
+    pub fn same_as(&self, other: &Sysman) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The init path taken: [`InitPath::Zes`] or [`InitPath::Legacy`].
     pub fn init_path(&self) -> InitPath {
         self.inner.init_path
