@@ -1,0 +1,82 @@
+//! The one simulated machine of the process, and how it is (re)loaded.
+
+use crate::config::MachineConfig;
+use crate::model::Machine;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+static MACHINE: OnceLock<Mutex<Machine>> = OnceLock::new();
+static LOAD_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+/// The configuration the environment asks for: `ZES_SIM_CONFIG` (a TOML file), else
+/// `ZES_SIM_PRESET` (comma list of presets), else the default machine; faults from the
+/// environment (`ZES_SIM_FAULTS`, `ZES_SIM_UNPRIVILEGED`, `ZES_SIM_LATENCY_US`) are added, and
+/// `ZES_SIM_CLOCK=frozen` freezes the clock.
+pub fn config_from_env() -> Result<MachineConfig, String> {
+    let mut cfg = if let Some(path) = std::env::var_os("ZES_SIM_CONFIG").filter(|p| !p.is_empty()) {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("ZES_SIM_CONFIG: cannot read {}: {e}", path.to_string_lossy()))?;
+        MachineConfig::parse(&text).map_err(|e| format!("{}: {e}", path.to_string_lossy()))?
+    } else if let Ok(list) = std::env::var("ZES_SIM_PRESET") {
+        let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        MachineConfig::from_presets(&names).map_err(|e| format!("ZES_SIM_PRESET: {e}"))?
+    } else {
+        MachineConfig::default_machine()
+    };
+    cfg.faults.apply_env()?;
+    if let Ok(clock) = std::env::var("ZES_SIM_CLOCK") {
+        match clock.trim() {
+            "frozen" => cfg.clock_frozen = true,
+            "real" | "" => cfg.clock_frozen = false,
+            other => return Err(format!("ZES_SIM_CLOCK: expected real or frozen, got {other:?}")),
+        }
+    }
+    Ok(cfg)
+}
+
+fn build(result: Result<MachineConfig, String>) -> Machine {
+    let cfg = match result {
+        Ok(cfg) => {
+            *LOAD_ERROR.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            cfg
+        }
+        Err(e) => {
+            *LOAD_ERROR.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            MachineConfig { devices: vec![], ..MachineConfig::default() }
+        }
+    };
+    crate::edge::set_rules(&cfg.faults.rules);
+    crate::edge::set_latency_us(cfg.faults.latency_us);
+    Machine::new(cfg)
+}
+
+pub fn ensure_loaded() {
+    MACHINE.get_or_init(|| Mutex::new(build(config_from_env())));
+}
+
+pub fn machine() -> MutexGuard<'static, Machine> {
+    MACHINE
+        .get_or_init(|| Mutex::new(build(config_from_env())))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The error of the last configuration load, if it failed (the machine then has no devices).
+pub fn load_error() -> Option<String> {
+    LOAD_ERROR.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Replaces the machine. Handles stay valid where the new machine has the same component.
+/// Initialization state is kept (a loader that initialized us stays initialized).
+pub fn replace(result: Result<MachineConfig, String>) -> Result<(), String> {
+    let failed = result.as_ref().err().cloned();
+    let new = build(result);
+    let mut m = machine();
+    let (ze, zes) = (m.ze_initialized, m.zes_initialized);
+    *m = new;
+    m.ze_initialized = ze;
+    m.zes_initialized = zes;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
