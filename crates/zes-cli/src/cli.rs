@@ -180,3 +180,22 @@ fn parse_range(text: &str) -> Result<(f64, f64), String> {
     }
     Ok((a, b))
 }
+
+/// `--simulate` takes an optional value: when the next word is a subcommand or an option it
+/// is not the value (`zes-smi --simulate list`), so the flag is rewritten as `--simulate=`.
+pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const COMMANDS: &[&str] = &["list", "info", "stats", "watch", "processes", "set", "exporter", "help"];
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut out = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--simulate" {
+            let next = args.get(i + 1).and_then(|a| a.to_str());
+            if next.is_none_or(|n| n.starts_with('-') || COMMANDS.contains(&n)) {
+                out.push(std::ffi::OsString::from("--simulate="));
+                continue;
+            }
+        }
+        out.push(arg.clone());
+    }
+    out
+}

@@ -73,9 +73,10 @@ fn sim_library() -> Result<PathBuf, Fatal> {
     let exe = std::env::current_exe().map_err(|e| Fatal::runtime(format!("cannot locate zes-smi: {e}")))?;
     let mut dir = exe.parent().map(Path::to_path_buf);
     while let Some(d) = dir {
-        let candidate = d.join(name);
-        if candidate.exists() {
-            return Ok(candidate);
+        for candidate in [d.join(name), d.join("deps").join(name)] {
+            if candidate.exists() {
+                return Ok(candidate);
+            }
         }
         if d.file_name().is_some_and(|n| n == "target") {
             break;
@@ -111,9 +112,19 @@ impl Session {
             Error::LibraryNotFound(load) => Fatal::runtime(format!(
                 "{load}\n(or try `zes-smi --simulate ...` to run against the built-in simulator)"
             )),
+            other if other.code() == Some(ze_result_t::ERROR_UNINITIALIZED) => Fatal::runtime(format!(
+                "{other}\nthe Level Zero loader found no GPU driver: install Intel's Level Zero GPU driver \
+                 (Debian/Ubuntu: intel-level-zero-gpu or libze-intel-gpu1; Fedora: intel-level-zero) \
+                 and make sure /dev/dri is accessible\n(or try `zes-smi --simulate ...` to run against the built-in simulator)"
+            )),
             other => Fatal::runtime(format!("cannot initialize Level Zero Sysman: {other}")),
         })?;
         let devices = sysman.devices().map_err(|e| Fatal::runtime(format!("cannot enumerate devices: {e}")))?;
+        if devices.is_empty() {
+            return Err(Fatal::runtime(
+                "no devices found: the Level Zero driver reports no GPU (is the Intel GPU driver installed and /dev/dri accessible?)",
+            ));
+        }
         let summaries = devices.iter().enumerate().map(|(i, d)| summarize(i, d)).collect();
         Ok(Self { _sysman: sysman, devices, summaries })
     }

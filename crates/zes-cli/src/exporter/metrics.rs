@@ -293,3 +293,139 @@ pub fn openmetrics_to_prometheus(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::*;
+
+    pub(crate) fn fixture() -> ExportState {
+        let summary = DeviceSummary {
+            index: 0,
+            name: "Intel(R) Data Center GPU Max 1550".into(),
+            uuid: "00000000-0000-0000-0000-0000000000aa".into(),
+            pci_address: Some("0000:29:00.0".into()),
+            memory_bytes: Some(128 << 30),
+            driver_version: "1.3.\"29\"\\x".into(),
+            subdevices: 2,
+        };
+        let denied = Reading::Err(Unavailable {
+            reason: Reason::Permission,
+            code: "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS".into(),
+            function: Some("zesTemperatureGetState".into()),
+        });
+        let stats = DeviceStats {
+            summary: summary.clone(),
+            window_s: 1.0,
+            up: true,
+            power: Reading::Ok(vec![PowerStat {
+                domain: "card".into(),
+                subdevice: None,
+                power_w: Reading::Ok(412.5),
+                energy_j: Reading::Ok(12345.678),
+                sustained_limit_w: Reading::Ok(Some(600.0)),
+            }]),
+            frequency: Reading::Ok(vec![FrequencyStat {
+                domain: "gpu".into(),
+                subdevice: Some(0),
+                actual_hz: Reading::Ok(1.6e9),
+                request_hz: Reading::Ok(1.6e9),
+                throttle_reasons: Reading::Ok(vec![]),
+                throttle_ratio: Reading::Ok(0.0),
+            }]),
+            temperature: Reading::Ok(vec![TemperatureStat { sensor: "gpu".into(), subdevice: None, celsius: denied }]),
+            memory: Reading::Ok(vec![MemoryStat {
+                index: 0,
+                location: "device".into(),
+                subdevice: Some(0),
+                total_bytes: Reading::Ok(64 << 30),
+                free_bytes: Reading::Ok(60 << 30),
+                used_bytes: Reading::Ok(4 << 30),
+                health: Reading::Ok("ok".into()),
+                read_bytes: Reading::Ok(1000),
+                write_bytes: Reading::Ok(2000),
+                read_bytes_per_s: Reading::pending(),
+                write_bytes_per_s: Reading::pending(),
+            }]),
+            engines: Reading::Ok(vec![EngineStat { group: "compute_all".into(), subdevice: None, utilization: Reading::Ok(0.5) }]),
+            pci: Reading::Ok(PciStat {
+                rx_bytes: Reading::Ok(5),
+                tx_bytes: Reading::Ok(6),
+                rx_bytes_per_s: Reading::Ok(1.0),
+                tx_bytes_per_s: Reading::Ok(2.0),
+            }),
+            ras: Reading::Ok(vec![RasStat {
+                category: "cache_errors".into(),
+                subdevice: None,
+                correctable: Reading::Ok(3),
+                uncorrectable: Reading::Ok(0),
+            }]),
+            fans: Reading::Ok(vec![]),
+            processes: Reading::Ok(
+                (0..40)
+                    .map(|pid| ProcessStat { pid, name: Some(format!("p{pid}")), memory_bytes: pid as u64 * 10, shared_bytes: 0, engines: vec![] })
+                    .collect(),
+            ),
+        };
+        let mut read_errors = BTreeMap::new();
+        read_errors.insert(("temperature".to_string(), "permission".to_string()), 4);
+        let lost = DeviceEntry {
+            summary: DeviceSummary { index: 1, uuid: "lost".into(), ..summary.clone() },
+            stats: None,
+            up: false,
+            read_errors: BTreeMap::new(),
+            sample_seconds: 0.0,
+            last_sample_unix: 0.0,
+        };
+        ExportState {
+            devices: vec![
+                DeviceEntry { summary, stats: Some(Arc::new(stats)), up: true, read_errors, sample_seconds: 0.01, last_sample_unix: 1.7e9 },
+                lost,
+            ],
+            max_processes: 16,
+        }
+    }
+
+    #[test]
+    fn openmetrics_and_prometheus_text() {
+        let om = encode_openmetrics(Arc::new(fixture()));
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        assert!(om.contains("# TYPE hw_gpu_energy_joules counter"), "{om}");
+        assert!(om.contains("hw_gpu_energy_joules_total{"), "{om}");
+        assert!(om.contains("hw_gpu_power_watts{device=\"0\""), "{om}");
+        assert!(om.contains("hw_gpu_up{device=\"1\",uuid=\"lost\""), "{om}");
+        assert!(!om.contains("hw_gpu_temperature_celsius{"), "denied readings are absent: {om}");
+        let procs = om.lines().filter(|l| l.starts_with("hw_gpu_process_memory_usage_bytes{")).count();
+        assert_eq!(procs, 16, "per-process series are bounded");
+        let prom = openmetrics_to_prometheus(&om);
+        assert!(prom.contains("# TYPE hw_gpu_energy_joules_total counter"), "{prom}");
+        assert!(prom.contains("# TYPE hw_gpu_info gauge"), "{prom}");
+        assert!(prom.contains("# TYPE zes_exporter_build_info gauge"), "{prom}");
+        assert!(!prom.contains("# EOF") && !prom.contains("# UNIT"), "{prom}");
+    }
+
+    /// `promtool check metrics` on both formats; fails when promtool is missing unless
+    /// `ZES_SKIP_PROMETHEUS_TESTS=1`.
+    #[test]
+    fn promtool_accepts_both_formats() {
+        if std::env::var("ZES_SKIP_PROMETHEUS_TESTS").as_deref() == Ok("1") {
+            return;
+        }
+        let om = encode_openmetrics(Arc::new(fixture()));
+        for (label, text) in [("prometheus", openmetrics_to_prometheus(&om)), ("openmetrics", om.clone())] {
+            use std::io::Write;
+            let mut child = std::process::Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("promtool is needed (apt-get install prometheus) or set ZES_SKIP_PROMETHEUS_TESTS=1");
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success(), "promtool rejected the {label} text:\n{report}\n---\n{text}");
+            assert!(report.trim().is_empty(), "promtool lint findings for {label}:\n{report}\n---\n{text}");
+        }
+    }
+}
