@@ -151,6 +151,14 @@ def emit(abi: Abi) -> str:
             w(f"    drop({k});\n")
         w("    Ok(rc.0)\n}\n\n")
 
+    w("/// Addresses of the simulated driver's exported entry points. Referencing them links the\n")
+    w("/// driver's objects into this module, so that its getters are exported by `_native` itself.\n")
+    w("pub(crate) fn simulated_driver_exports() -> Vec<*const ()> {\n")
+    w("    vec![\n")
+    w("        zes_sim::control::zesSimControl as *const (),\n")
+    for g in abi.getters:
+        w(f"        zes_sim::generated::{g['name']} as *const (),\n")
+    w("    ]\n}\n\n")
     w("/// Adds every C-mirror function to the module.\n")
     w("pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {\n")
     for f in abi.functions:

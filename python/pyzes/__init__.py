@@ -1,2 +1,112 @@
-"""pyzes placeholder (being written)."""
-from ._abi import *  # noqa: F403
+"""pyzes: Intel GPU management and telemetry through Level Zero Sysman (`zes*`).
+
+Two APIs in one package:
+
+* the C-mirror API, a drop-in for the original ctypes pyzes: every `zes*` function under its C
+  name and parameter order, every struct, handle type, enum value and constant, plus the ctypes
+  names its users rely on (`from pyzes import *`, then `zesInit(0)`, `byref(count)`...). Calls
+  return the `ze_result_t` as an int and write into the caller's ctypes objects; the native
+  module makes them with the GIL released.
+* the Pythonic API: `pyzes.devices()`, `Device` objects with decoded properties, telemetry in SI
+  units, `ZesError` exceptions, snapshots as dicts (see `pyzes.Sysman`).
+
+The Level Zero library is opened on first use, never at import. `pyzes.simulate()` (or the
+environment variable `PYZES_SIMULATE=1|<preset>|<machine.toml>`) uses the simulated driver built
+into the package instead of the installed loader.
+"""
+
+from __future__ import annotations
+
+import os as _os
+import sys as _sys
+
+from . import _native
+from ._abi import *  # noqa: F403  (functions, structs, handles, constants, ctypes names)
+from ._abi import _FUNCTIONS, _STRUCTS, _STYPE_STRUCTS  # noqa: F401
+from .errors import *  # noqa: F403
+from .errors import ZesError, check, error_for, result_name  # noqa: F401
+
+__version__ = "0.1.0"
+
+# Code written for the original often says `pyzes.zesX(...)` after `from pyzes import *`.
+pyzes = _sys.modules[__name__]
+
+
+def last_load_error() -> str | None:
+    """Why the Level Zero library could not be opened (every candidate tried), or None."""
+    return _native.last_load_error()
+
+
+def library_info() -> dict | None:
+    """The library in use: `path`, `kind` (loader/driver), `loader_version`, `legacy` (True when
+    Sysman was reached through `ZES_ENABLE_SYSMAN=1` + `zeInit`, on loaders before spec 1.5)."""
+    return _native.library_info()
+
+
+def use_library(path: str | None) -> None:
+    """Open this loader or driver file instead of searching (before the first call)."""
+    _native.use_library(path)
+
+
+def native_path() -> str:
+    """The file of the native module, which is also the simulated driver's library file."""
+    return _native.__file__
+
+
+_PRESETS = ("max1550", "a770", "igpu")
+
+
+def simulate(preset: str | None = None, config: str | None = None, *, unprivileged: bool | None = None,
+             faults: str | None = None, latency_us: int | None = None) -> None:
+    """Use the simulated driver built into this package instead of the installed loader.
+
+    `preset`: one or a comma list of `max1550`, `a770`, `igpu` (default machine: 2 x max1550 and
+    1 x a770); `config`: a TOML machine file. Must be called before the first Level Zero call.
+    """
+    env = {
+        "ZES_SIM_PRESET": preset,
+        "ZES_SIM_CONFIG": config,
+        "ZES_SIM_UNPRIVILEGED": None if unprivileged is None else ("1" if unprivileged else "0"),
+        "ZES_SIM_FAULTS": faults,
+        "ZES_SIM_LATENCY_US": None if latency_us is None else str(latency_us),
+    }
+    for key, value in env.items():
+        if value is not None:
+            _os.environ[key] = value
+    _native.use_library(_native.__file__)
+
+
+def sim_control(request: dict | str) -> dict:
+    """Send one request to the simulated driver (`{"op": "advance", "seconds": 1}`...)."""
+    import json
+
+    text = request if isinstance(request, str) else json.dumps(request)
+    reply = _native.sim_control(text)
+    return json.loads(reply) if reply else {}
+
+
+def _simulate_from_env() -> None:
+    value = _os.environ.get("PYZES_SIMULATE", "").strip()
+    if not value or value == "0":
+        return
+    if value in ("1", "true", "yes"):
+        simulate()
+    elif value.endswith(".toml") or _os.sep in value:
+        simulate(config=value)
+    else:
+        simulate(preset=value)
+
+
+_simulate_from_env()
+
+from . import enums  # noqa: E402
+from ._api import (  # noqa: E402
+    Device,
+    Driver,
+    Sysman,
+    devices,
+    init,
+    snapshot,
+)
+
+__all_pythonic__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot", "enums", "simulate"]

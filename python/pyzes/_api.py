@@ -1,0 +1,690 @@
+"""The Pythonic API, built over the C-mirror functions of this package.
+
+    import pyzes
+    for dev in pyzes.devices():
+        print(dev.name, dev.uuid, dev.memory_total)
+        print(dev.power_watts(interval=0.1), dev.temperature(), dev.utilization(interval=0.1))
+        print(dev.snapshot())            # one call, a plain dict (JSON-ready)
+
+Every call that fails raises a `pyzes.ZesError` subclass (`InsufficientPermissionsError` is also a
+`PermissionError`); telemetry is in SI-style units: watts, joules, MHz, degrees Celsius, bytes,
+percent. Objects are safe to share between threads (the native calls release the GIL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import threading
+import time
+from ctypes import byref, c_double, c_int32, c_uint32
+
+from . import _abi as A
+from .enums import (
+    DeviceType,
+    EngineGroup,
+    EngineTypeFlag,
+    FreqDomain,
+    MemHealth,
+    MemLoc,
+    MemType,
+    PowerDomain,
+    PowerLevel,
+    TempSensors,
+    to_enum,
+)
+from .errors import ZesError, check
+
+__all__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot"]
+
+_lock = threading.RLock()
+_sysman: Sysman | None = None
+
+
+def _call(fn, *args) -> None:
+    check(fn(*args), fn.__name__)
+
+
+def _enum_handles(fn, parent, handle_type) -> list:
+    count = c_uint32(0)
+    _call(fn, parent, byref(count), None)
+    if count.value == 0:
+        return []
+    array = (handle_type * count.value)()
+    _call(fn, parent, byref(count), array)
+    return [array[i] for i in range(count.value)]
+
+
+def _get(fn, handle, struct_type):
+    s = struct_type()
+    _call(fn, handle, byref(s))
+    return s
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+
+
+def _uuid_hex(uuid) -> str:
+    h = bytes(uuid.id).hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _plain(value):
+    """A value as JSON-ready data (enums by name)."""
+    if isinstance(value, enum.Enum) and value.name:
+        return value.name
+    if dataclasses.is_dataclass(value):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _asdict(obj) -> dict:
+    out = {}
+    for f in dataclasses.fields(obj):
+        out[f.name] = _plain(getattr(obj, f.name))
+    return out
+
+
+class _Record:
+    """Mixin for the dataclasses of this module: `.to_dict()` and `.to_json()`."""
+
+    def to_dict(self) -> dict:
+        return _asdict(self)
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceProperties(_Record):
+    name: str
+    vendor: str
+    brand: str
+    serial_number: str
+    board_number: str
+    driver_version: str
+    type: DeviceType | int
+    vendor_id: int
+    device_id: int
+    uuid: str
+    core_clock_mhz: int
+    num_subdevices: int
+    max_mem_alloc_size: int
+    flags: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryInfo(_Record):
+    type: MemType | int
+    location: MemLoc | int
+    on_subdevice: bool
+    subdevice_id: int
+    physical_size: int
+    bus_width: int
+    num_channels: int
+    health: MemHealth | int
+    free: int
+    size: int
+
+    @property
+    def used(self) -> int:
+        return self.size - self.free
+
+    @property
+    def used_percent(self) -> float:
+        return 100.0 * self.used / self.size if self.size else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerLimit(_Record):
+    level: PowerLevel | int
+    enabled: bool
+    limit_mw: int
+    interval_ms: int
+    source: int
+    unit: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FrequencyInfo(_Record):
+    domain: FreqDomain | int
+    on_subdevice: bool
+    subdevice_id: int
+    can_control: bool
+    hw_min_mhz: float
+    hw_max_mhz: float
+    range_min_mhz: float
+    range_max_mhz: float
+    request_mhz: float
+    actual_mhz: float
+    efficient_mhz: float
+    tdp_mhz: float
+    throttle_reasons: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Process(_Record):
+    pid: int
+    memory: int
+    shared_memory: int
+    engines: EngineTypeFlag | int
+    command: str | None
+
+
+# ------------------------------------------------------------------------------------------------
+# Components
+
+
+class _Component:
+    """A handle of one Sysman component of a device."""
+
+    __slots__ = ("device", "handle", "_props")
+
+    _props_fn = None
+    _props_type = None
+
+    def __init__(self, device: Device, handle):
+        self.device = device
+        self.handle = handle
+        self._props = None
+
+    @property
+    def properties(self):
+        """The raw properties struct (cached)."""
+        if self._props is None:
+            self._props = _get(type(self)._props_fn, self.handle, type(self)._props_type)
+        return self._props
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.device.name}>"
+
+
+class MemoryModule(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesMemoryGetProperties)
+    _props_type = A.zes_mem_properties_t
+
+    def state(self):
+        return _get(A.zesMemoryGetState, self.handle, A.zes_mem_state_t)
+
+    def bandwidth(self):
+        return _get(A.zesMemoryGetBandwidth, self.handle, A.zes_mem_bandwidth_t)
+
+    def info(self) -> MemoryInfo:
+        p, s = self.properties, self.state()
+        return MemoryInfo(
+            to_enum(MemType, p.type), to_enum(MemLoc, p.location), bool(p.onSubdevice), p.subdeviceId,
+            p.physicalSize, p.busWidth, p.numChannels, to_enum(MemHealth, s.health), s.free, s.size,
+        )
+
+    def bandwidth_bytes_per_s(self, interval: float = 0.1) -> tuple[float, float]:
+        """Read and write bandwidth (bytes/s) over `interval` seconds."""
+        a = self.bandwidth()
+        time.sleep(interval)
+        b = self.bandwidth()
+        dt = (b.timestamp - a.timestamp) / 1e6
+        if dt <= 0:
+            return 0.0, 0.0
+        return (b.readCounter - a.readCounter) / dt, (b.writeCounter - a.writeCounter) / dt
+
+
+class PowerDomainHandle(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesPowerGetProperties)
+    _props_type = A.zes_power_properties_t
+
+    @property
+    def domain(self) -> PowerDomain | int:
+        ext = A.zes_power_ext_properties_t()
+        props = A.zes_power_properties_t()
+        props.pNext = A.cast(A.pointer(ext), A.c_void_p)
+        _call(A.zesPowerGetProperties, self.handle, byref(props))
+        return to_enum(PowerDomain, ext.domain)
+
+    def energy(self) -> tuple[float, float]:
+        """(joules, timestamp in seconds) of the energy counter."""
+        e = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
+        return e.energy / 1e6, e.timestamp / 1e6
+
+    def watts(self, interval: float = 0.1) -> float:
+        """Average power over `interval` seconds, from two energy samples."""
+        a = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
+        time.sleep(interval)
+        b = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
+        dt = b.timestamp - a.timestamp
+        return (b.energy - a.energy) / dt if dt > 0 else 0.0
+
+    def limits(self) -> list[PowerLimit]:
+        count = c_uint32(0)
+        _call(A.zesPowerGetLimitsExt, self.handle, byref(count), None)
+        descs = (A.zes_power_limit_ext_desc_t * max(count.value, 1))()
+        _call(A.zesPowerGetLimitsExt, self.handle, byref(count), descs)
+        return [
+            PowerLimit(to_enum(PowerLevel, d.level), bool(d.enabled), d.limit, d.interval, d.source, d.limitUnit)
+            for d in descs[: count.value]
+        ]
+
+    def set_limit(self, level: int, limit_mw: int) -> None:
+        """Change the limit of one level (in milliwatts), keeping the others."""
+        count = c_uint32(0)
+        _call(A.zesPowerGetLimitsExt, self.handle, byref(count), None)
+        descs = (A.zes_power_limit_ext_desc_t * max(count.value, 1))()
+        _call(A.zesPowerGetLimitsExt, self.handle, byref(count), descs)
+        for d in descs[: count.value]:
+            if d.level == level:
+                d.limit = int(limit_mw)
+        _call(A.zesPowerSetLimitsExt, self.handle, byref(count), descs)
+
+
+class FrequencyDomainHandle(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesFrequencyGetProperties)
+    _props_type = A.zes_freq_properties_t
+
+    def state(self):
+        return _get(A.zesFrequencyGetState, self.handle, A.zes_freq_state_t)
+
+    def range(self) -> tuple[float, float]:
+        r = _get(A.zesFrequencyGetRange, self.handle, A.zes_freq_range_t)
+        return r.min, r.max
+
+    def set_range(self, min_mhz: float, max_mhz: float) -> None:
+        r = A.zes_freq_range_t(min=min_mhz, max=max_mhz)
+        _call(A.zesFrequencySetRange, self.handle, byref(r))
+
+    def available_clocks(self) -> list[float]:
+        count = c_uint32(0)
+        _call(A.zesFrequencyGetAvailableClocks, self.handle, byref(count), None)
+        clocks = (c_double * max(count.value, 1))()
+        _call(A.zesFrequencyGetAvailableClocks, self.handle, byref(count), clocks)
+        return list(clocks[: count.value])
+
+    def info(self) -> FrequencyInfo:
+        p, s = self.properties, self.state()
+        lo, hi = self.range()
+        return FrequencyInfo(
+            to_enum(FreqDomain, p.type), bool(p.onSubdevice), p.subdeviceId, bool(p.canControl), p.min, p.max,
+            lo, hi, s.request, s.actual, s.efficient, s.tdp, s.throttleReasons,
+        )
+
+
+class TemperatureSensor(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesTemperatureGetProperties)
+    _props_type = A.zes_temp_properties_t
+
+    @property
+    def sensor(self) -> TempSensors | int:
+        return to_enum(TempSensors, self.properties.type)
+
+    def read(self) -> float:
+        """Degrees Celsius."""
+        t = c_double(0)
+        _call(A.zesTemperatureGetState, self.handle, byref(t))
+        return t.value
+
+
+class Engine(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesEngineGetProperties)
+    _props_type = A.zes_engine_properties_t
+
+    @property
+    def group(self) -> EngineGroup | int:
+        return to_enum(EngineGroup, self.properties.type)
+
+    def activity(self) -> tuple[int, int]:
+        """(activeTime, timestamp) raw counters, in microseconds."""
+        s = _get(A.zesEngineGetActivity, self.handle, A.zes_engine_stats_t)
+        return s.activeTime, s.timestamp
+
+    def utilization(self, interval: float = 0.1) -> float:
+        """Percent of `interval` the engine group was busy."""
+        a = self.activity()
+        time.sleep(interval)
+        b = self.activity()
+        return utilization_percent(a, b)
+
+
+def utilization_percent(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Busy percentage between two (activeTime, timestamp) samples, clamped to 0..100."""
+    dt = b[1] - a[1]
+    if dt <= 0:
+        return 0.0
+    return max(0.0, min(100.0, 100.0 * (b[0] - a[0]) / dt))
+
+
+class Fan(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesFanGetProperties)
+    _props_type = A.zes_fan_properties_t
+
+    def rpm(self) -> int:
+        speed = c_int32(0)
+        _call(A.zesFanGetState, self.handle, A.ZES_FAN_SPEED_UNITS_RPM, byref(speed))
+        return speed.value
+
+
+class Firmware(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesFirmwareGetProperties)
+    _props_type = A.zes_firmware_properties_t
+
+    @property
+    def name(self) -> str:
+        return _text(self.properties.name)
+
+    @property
+    def version(self) -> str:
+        return _text(self.properties.version)
+
+
+class RasErrorSet(_Component):
+    __slots__ = ()
+    _props_fn = staticmethod(A.zesRasGetProperties)
+    _props_type = A.zes_ras_properties_t
+
+    def counts(self, clear: bool = False) -> list[int]:
+        s = A.zes_ras_state_t()
+        _call(A.zesRasGetState, self.handle, 1 if clear else 0, byref(s))
+        return list(s.category)
+
+
+# ------------------------------------------------------------------------------------------------
+# Devices
+
+
+class Device:
+    """One Sysman device. Properties are read once; telemetry methods read the driver each call."""
+
+    def __init__(self, driver: Driver, handle, index: int):
+        self.driver = driver
+        self.handle = handle
+        self.index = index
+        self._props: DeviceProperties | None = None
+        self._components: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def properties(self) -> DeviceProperties:
+        if self._props is None:
+            p = A.zes_device_properties_t()
+            ext = A.zes_device_ext_properties_t()
+            p.pNext = A.cast(A.pointer(ext), A.c_void_p)
+            _call(A.zesDeviceGetProperties, self.handle, byref(p))
+            c = p.core
+            self._props = DeviceProperties(
+                name=_text(p.modelName) or _text(c.name), vendor=_text(p.vendorName), brand=_text(p.brandName),
+                serial_number=_text(p.serialNumber), board_number=_text(p.boardNumber),
+                driver_version=_text(p.driverVersion), type=to_enum(DeviceType, ext.type or c.type),
+                vendor_id=c.vendorId, device_id=c.deviceId, uuid=_uuid_hex(ext.uuid),
+                core_clock_mhz=c.coreClockRate, num_subdevices=p.numSubdevices,
+                max_mem_alloc_size=c.maxMemAllocSize, flags=ext.flags,
+            )
+        return self._props
+
+    @property
+    def name(self) -> str:
+        return self.properties.name
+
+    @property
+    def uuid(self) -> str:
+        return self.properties.uuid
+
+    def __repr__(self) -> str:
+        return f"<pyzes.Device {self.index}: {self.name} {self.uuid}>"
+
+    # -- components --------------------------------------------------------------------------
+    def _list(self, key: str, fn, handle_type, cls):
+        with self._lock:
+            if key not in self._components:
+                self._components[key] = [cls(self, h) for h in _enum_handles(fn, self.handle, handle_type)]
+            return list(self._components[key])
+
+    def memory_modules(self) -> list[MemoryModule]:
+        return self._list("mem", A.zesDeviceEnumMemoryModules, A.zes_mem_handle_t, MemoryModule)
+
+    def power_domains(self) -> list[PowerDomainHandle]:
+        return self._list("pwr", A.zesDeviceEnumPowerDomains, A.zes_pwr_handle_t, PowerDomainHandle)
+
+    def frequency_domains(self) -> list[FrequencyDomainHandle]:
+        return self._list("freq", A.zesDeviceEnumFrequencyDomains, A.zes_freq_handle_t, FrequencyDomainHandle)
+
+    def temperature_sensors(self) -> list[TemperatureSensor]:
+        return self._list("temp", A.zesDeviceEnumTemperatureSensors, A.zes_temp_handle_t, TemperatureSensor)
+
+    def engines(self) -> list[Engine]:
+        return self._list("engine", A.zesDeviceEnumEngineGroups, A.zes_engine_handle_t, Engine)
+
+    def fans(self) -> list[Fan]:
+        return self._list("fan", A.zesDeviceEnumFans, A.zes_fan_handle_t, Fan)
+
+    def firmwares(self) -> list[Firmware]:
+        return self._list("fw", A.zesDeviceEnumFirmwares, A.zes_firmware_handle_t, Firmware)
+
+    def ras_error_sets(self) -> list[RasErrorSet]:
+        return self._list("ras", A.zesDeviceEnumRasErrorSets, A.zes_ras_handle_t, RasErrorSet)
+
+    # -- telemetry ---------------------------------------------------------------------------
+    def memory(self) -> list[MemoryInfo]:
+        return [m.info() for m in self.memory_modules()]
+
+    @property
+    def memory_total(self) -> int:
+        return sum(m.size for m in self.memory() if m.location == MemLoc.DEVICE)
+
+    def memory_used(self) -> int:
+        return sum(m.used for m in self.memory() if m.location == MemLoc.DEVICE)
+
+    def card_power_domain(self) -> PowerDomainHandle | None:
+        """The whole-card power domain (or the first one not on a subdevice)."""
+        domains = self.power_domains()
+        for d in domains:
+            if not d.properties.onSubdevice:
+                return d
+        return domains[0] if domains else None
+
+    def energy_joules(self) -> float:
+        d = self.card_power_domain()
+        if d is None:
+            raise ZesError(A.ZE_RESULT_ERROR_UNSUPPORTED_FEATURE, "energy_joules", "no power domain")
+        return d.energy()[0]
+
+    def power_watts(self, interval: float = 0.1) -> float:
+        d = self.card_power_domain()
+        if d is None:
+            raise ZesError(A.ZE_RESULT_ERROR_UNSUPPORTED_FEATURE, "power_watts", "no power domain")
+        return d.watts(interval)
+
+    def power_limits(self) -> list[PowerLimit]:
+        d = self.card_power_domain()
+        return d.limits() if d else []
+
+    def frequencies(self) -> list[FrequencyInfo]:
+        return [f.info() for f in self.frequency_domains()]
+
+    def temperature(self, sensor: int | None = None) -> float | None:
+        """Highest reading of the sensors (of one sensor type when given), Celsius."""
+        values = [s.read() for s in self.temperature_sensors() if sensor is None or s.properties.type == sensor]
+        return max(values) if values else None
+
+    def temperatures(self) -> dict[str, float]:
+        out = {}
+        for s in self.temperature_sensors():
+            key = getattr(s.sensor, "name", str(s.sensor))
+            if s.properties.onSubdevice:
+                key += f"/{s.properties.subdeviceId}"
+            out[key] = s.read()
+        return out
+
+    def utilization(self, interval: float = 0.1, group: int | None = None) -> dict[str, float]:
+        """Busy percent per engine group over one shared `interval`."""
+        engines = [e for e in self.engines() if group is None or e.properties.type == group]
+        first = [e.activity() for e in engines]
+        time.sleep(interval)
+        out: dict[str, float] = {}
+        for e, a in zip(engines, first):
+            key = getattr(e.group, "name", str(e.group))
+            if e.properties.onSubdevice:
+                key += f"/{e.properties.subdeviceId}"
+            out[key] = max(out.get(key, 0.0), utilization_percent(a, e.activity()))
+        return out
+
+    def processes(self) -> list[Process]:
+        count = c_uint32(0)
+        _call(A.zesDeviceProcessesGetState, self.handle, byref(count), None)
+        if count.value == 0:
+            return []
+        states = (A.zes_process_state_t * count.value)()
+        _call(A.zesDeviceProcessesGetState, self.handle, byref(count), states)
+        return [
+            Process(s.processId, s.memSize, s.sharedSize, EngineTypeFlag(s.engines), _command(s.processId))
+            for s in states[: count.value]
+        ]
+
+    def pci(self) -> dict:
+        p = _get(A.zesDevicePciGetProperties, self.handle, A.zes_pci_properties_t)
+        a = p.address
+        out = {
+            "bdf": f"{a.domain:04x}:{a.bus:02x}:{a.device:02x}.{a.function:x}",
+            "max_gen": p.maxSpeed.gen, "max_width": p.maxSpeed.width, "max_bandwidth": p.maxSpeed.maxBandwidth,
+        }
+        try:
+            s = _get(A.zesDevicePciGetState, self.handle, A.zes_pci_state_t)
+            out.update(status=s.status, gen=s.speed.gen, width=s.speed.width, bandwidth=s.speed.maxBandwidth)
+        except ZesError:
+            pass
+        return out
+
+    def ecc(self) -> dict:
+        available, configurable = A.ze_bool_t(0), A.ze_bool_t(0)
+        _call(A.zesDeviceEccAvailable, self.handle, byref(available))
+        _call(A.zesDeviceEccConfigurable, self.handle, byref(configurable))
+        out = {"available": bool(available.value), "configurable": bool(configurable.value)}
+        if available.value:
+            s = _get(A.zesDeviceGetEccState, self.handle, A.zes_device_ecc_properties_t)
+            out.update(current=s.currentState, pending=s.pendingState, pending_action=s.pendingAction)
+        return out
+
+    def state(self) -> dict:
+        s = _get(A.zesDeviceGetState, self.handle, A.zes_device_state_t)
+        return {"reset_reasons": s.reset, "repaired": s.repaired}
+
+    def snapshot(self, interval: float = 0.0) -> dict:
+        """Everything readable about the device in one dict. Parts the driver refuses are recorded
+        as `{"error": "ZE_RESULT_..."}` instead of failing the whole snapshot. With `interval` > 0
+        derived rates (power, utilization) are included."""
+        out: dict = {"index": self.index, "properties": self.properties.to_dict()}
+
+        def part(key, fn):
+            try:
+                out[key] = _plain(fn())
+            except ZesError as e:
+                out[key] = {"error": e.name}
+
+        part("memory", lambda: [m.to_dict() for m in self.memory()])
+        part("frequency", lambda: [f.to_dict() for f in self.frequencies()])
+        part("temperature", self.temperatures)
+        part("energy_joules", self.energy_joules)
+        part("power_limits", lambda: [p.to_dict() for p in self.power_limits()])
+        part("pci", self.pci)
+        part("ecc", self.ecc)
+        part("processes", lambda: [p.to_dict() for p in self.processes()])
+        part("engines", lambda: [getattr(e.group, "name", e.group) for e in self.engines()])
+        if interval > 0:
+            part("power_watts", lambda: self.power_watts(interval))
+            part("utilization", lambda: self.utilization(interval))
+        return out
+
+
+def _command(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+class Driver:
+    def __init__(self, handle, index: int):
+        self.handle = handle
+        self.index = index
+        self.devices = [Device(self, h, i) for i, h in enumerate(_enum_handles(A.zesDeviceGet, handle, A.zes_device_handle_t))]
+
+    def device_by_uuid(self, uuid: bytes | str) -> Device | None:
+        raw = bytes.fromhex(uuid.replace("-", "")) if isinstance(uuid, str) else bytes(uuid)
+        u = A.zes_uuid_t()
+        for i, b in enumerate(raw[:16]):
+            u.id[i] = b
+        h, on_sub, sub_id = A.zes_device_handle_t(), A.ze_bool_t(0), c_uint32(0)
+        rc = A.zesDriverGetDeviceByUuidExp(self.handle, u, byref(h), byref(on_sub), byref(sub_id))
+        if rc != 0:
+            return None
+        return next((d for d in self.devices if d.handle.value == h.value), None)
+
+
+class Sysman:
+    """The initialized Sysman session: drivers and their devices (one per process)."""
+
+    def __new__(cls, flags: int = 0):
+        global _sysman
+        with _lock:
+            if _sysman is None:
+                self = super().__new__(cls)
+                check(A.zesInit(flags), "zesInit")
+                self.drivers = [Driver(h, i) for i, h in enumerate(_enum_handles_root())]
+                _sysman = self
+            return _sysman
+
+    @property
+    def devices(self) -> list[Device]:
+        out = []
+        for d in self.drivers:
+            out.extend(d.devices)
+        for i, dev in enumerate(out):
+            dev.index = i
+        return out
+
+    def device_by_uuid(self, uuid: str) -> Device | None:
+        for d in self.drivers:
+            dev = d.device_by_uuid(uuid)
+            if dev is not None:
+                return dev
+        return None
+
+    def snapshot(self, interval: float = 0.0) -> dict:
+        return {"devices": [d.snapshot(interval) for d in self.devices], "library": A._native.library_info()}
+
+
+def _enum_handles_root() -> list:
+    count = c_uint32(0)
+    _call(A.zesDriverGet, byref(count), None)
+    array = (A.zes_driver_handle_t * max(count.value, 1))()
+    _call(A.zesDriverGet, byref(count), array)
+    return [array[i] for i in range(count.value)]
+
+
+def init(flags: int = 0) -> Sysman:
+    """Initialize Sysman (once) and return the session."""
+    return Sysman(flags)
+
+
+def devices() -> list[Device]:
+    """All Sysman devices of all drivers."""
+    return Sysman().devices
+
+
+def snapshot(interval: float = 0.0) -> dict:
+    """`Sysman().snapshot()`: every device in one JSON-ready dict."""
+    return Sysman().snapshot(interval)
