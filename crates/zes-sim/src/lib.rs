@@ -21,3 +21,39 @@ pub mod generated;
 
 pub use control::control;
 pub use generated::{Driver, FUNCTION_NAMES};
+
+#[cfg(test)]
+mod table_tests {
+    use crate::generated::*;
+    use zes_sys::*;
+
+    /// A 1.4 loader's table is smaller: bytes after its 1.4 part must survive.
+    #[test]
+    fn getters_respect_the_version() {
+        let old = zes_device_dditable_t::ENTRIES.iter().filter(|e| e.1 <= Version::new(1, 4)).count();
+        let total = zes_device_dditable_t::ENTRIES.len();
+        assert!(old < total);
+        let mut buf = vec![0xA5u8; core::mem::size_of::<zes_device_dditable_t>()];
+        let table = buf.as_mut_ptr().cast::<zes_device_dditable_t>();
+        // SAFETY: the buffer holds a whole table; only the 1.4 part may be written.
+        let rc = unsafe { zesGetDeviceProcAddrTable(ZE_API_VERSION_1_4, table) };
+        assert_eq!(rc, ZE_RESULT_SUCCESS);
+        assert!(buf[old * 8..].iter().all(|b| *b == 0xA5), "canary overwritten");
+        assert!(buf[..old * 8].chunks(8).all(|c| c != [0xA5; 8]));
+        let mut full = zes_device_dditable_t::default();
+        // SAFETY: a whole table of the newest layout.
+        assert_eq!(unsafe { zesGetDeviceProcAddrTable(ZE_API_VERSION_1_16, &mut full) }, ZE_RESULT_SUCCESS);
+        let mut full17 = zes_device_dditable_t::default();
+        // SAFETY: as above.
+        assert_eq!(unsafe { zesGetDeviceProcAddrTable(ze_api_version_t(0x10011), &mut full17) }, ZE_RESULT_SUCCESS);
+        // SAFETY: reading the table as pointer-sized words.
+        let words: &[usize; 38] = unsafe { &*(&full17 as *const zes_device_dditable_t).cast() };
+        assert_eq!(total, 38);
+        assert!(words.iter().all(|w| *w != 0), "all entries set for 1.17");
+        // SAFETY: null table and a wrong major version are rejected.
+        unsafe {
+            assert_eq!(zesGetDeviceProcAddrTable(ZE_API_VERSION_1_4, core::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+            assert_eq!(zesGetDeviceProcAddrTable(ze_api_version_t(0x20000), &mut full), ZE_RESULT_ERROR_UNSUPPORTED_VERSION);
+        }
+    }
+}

@@ -65,18 +65,15 @@ pub fn load_error() -> Option<String> {
     LOAD_ERROR.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Replaces the machine. Handles stay valid where the new machine has the same component.
+/// Replaces the machine (a failed configuration keeps the current one). Handles stay valid where the new machine has the same component.
 /// Initialization state is kept (a loader that initialized us stays initialized).
 pub fn replace(result: Result<MachineConfig, String>) -> Result<(), String> {
-    let failed = result.as_ref().err().cloned();
-    let new = build(result);
+    // A configuration that does not load leaves the current machine as it is.
+    let new = build(Ok(result?));
     let mut m = machine();
     let (ze, zes) = (m.ze_initialized, m.zes_initialized);
     *m = new;
     m.ze_initialized = ze;
     m.zes_initialized = zes;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(())
 }

@@ -1,0 +1,333 @@
+//! The simulated driver opened directly (no loader), as `zes_sys::Library` does.
+mod common;
+
+use common::{control, sim_so};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use zes_sys::*;
+
+struct Sim {
+    lib: Library,
+    raw: libloading::Library,
+}
+
+fn sim() -> (MutexGuard<'static, ()>, &'static Sim) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    static SIM: OnceLock<Sim> = OnceLock::new();
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let s = SIM.get_or_init(|| {
+        let path = sim_so();
+        let lib = Library::open_path(&path).unwrap();
+        // SAFETY: the same library again (same instance), for zesSimControl.
+        let raw = unsafe { libloading::Library::new(&path) }.unwrap();
+        Sim { lib, raw }
+    });
+    (guard, s)
+}
+
+fn load(s: &Sim, toml: &str) {
+    control(&s.raw, &serde_json::json!({"op": "load", "toml": toml}).to_string()).unwrap();
+    control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+}
+
+fn devices(f: &FunctionTable) -> Vec<zes_device_handle_t> {
+    // SAFETY: plain calls with valid pointers throughout these tests.
+    unsafe {
+        assert_eq!(f.zesInit.unwrap()(zes_init_flags_t(0)), ZE_RESULT_SUCCESS);
+        let mut n = 0;
+        assert_eq!(f.zesDriverGet.unwrap()(&mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        assert_eq!(n, 1);
+        let mut drv = zes_driver_handle_t::NULL;
+        assert_eq!(f.zesDriverGet.unwrap()(&mut n, &mut drv), ZE_RESULT_SUCCESS);
+        let mut count = 0;
+        assert_eq!(f.zesDeviceGet.unwrap()(drv, &mut count, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        let mut devs = vec![zes_device_handle_t::NULL; count as usize];
+        assert_eq!(f.zesDeviceGet.unwrap()(drv, &mut count, devs.as_mut_ptr()), ZE_RESULT_SUCCESS);
+        devs
+    }
+}
+
+const TWO: &str = "[clock]\nmode='frozen'\n[[devices]]\npreset='max1550'\n[[devices]]\npreset='a770'\n[[devices]]\npreset='igpu'\n[[processes]]\npid=10\ndevice=1\nmemory_mib=1024\n[[workloads]]\ndevice=1\ncompute=1.0\nmemory_read_gbps=100\n";
+
+#[test]
+fn opens_as_driver_and_reads() {
+    let (_g, s) = sim();
+    assert_eq!(s.lib.kind(), LibraryKind::Driver);
+    load(s, TWO);
+    let f = s.lib.functions();
+    let devs = devices(f);
+    assert_eq!(devs.len(), 3);
+    // SAFETY: valid pointers throughout.
+    unsafe {
+        let mut props = zes_device_properties_t::default();
+        let mut ext = zes_device_ext_properties_t::default();
+        props.pNext = (&mut ext as *mut zes_device_ext_properties_t).cast();
+        assert_eq!(f.zesDeviceGetProperties.unwrap()(devs[0], &mut props), ZE_RESULT_SUCCESS);
+        assert_eq!(c_chars_to_str(&props.core.name), "Intel(R) Data Center GPU Max 1550");
+        assert_eq!(props.numSubdevices, 2);
+        assert_eq!(props.core.vendorId, 0x8086);
+        assert_eq!(ext.r#type, ZES_DEVICE_TYPE_GPU);
+        assert!(ext.flags.contains(ZES_DEVICE_PROPERTY_FLAG_ECC));
+        assert_eq!(&ext.uuid.id[..], &props.core.uuid.id[..]);
+        // UUID lookup.
+        let mut drv = zes_driver_handle_t::NULL;
+        let mut n = 1;
+        f.zesDriverGet.unwrap()(&mut n, &mut drv);
+        let mut found = zes_device_handle_t::NULL;
+        let (mut on_sub, mut sub_id) = (1u8, 9u32);
+        assert_eq!(f.zesDriverGetDeviceByUuidExp.unwrap()(drv, ext.uuid, &mut found, &mut on_sub, &mut sub_id), ZE_RESULT_SUCCESS);
+        assert_eq!((found, on_sub, sub_id), (devs[0], 0, 0));
+        let mut subs = [zes_subdevice_exp_properties_t::default(); 4];
+        let mut n = 4;
+        assert_eq!(f.zesDeviceGetSubDevicePropertiesExp.unwrap()(devs[0], &mut n, subs.as_mut_ptr()), ZE_RESULT_SUCCESS);
+        assert_eq!(n, 2);
+        assert_eq!(subs[1].subdeviceId, 1);
+
+        // Memory: a770 has 16 GiB, 1 GiB process + reserved in use.
+        let mut n = 0;
+        f.zesDeviceEnumMemoryModules.unwrap()(devs[1], &mut n, std::ptr::null_mut());
+        assert_eq!(n, 1);
+        let mut mem = zes_mem_handle_t::NULL;
+        f.zesDeviceEnumMemoryModules.unwrap()(devs[1], &mut n, &mut mem);
+        let mut mp = zes_mem_properties_t::default();
+        assert_eq!(f.zesMemoryGetProperties.unwrap()(mem, &mut mp), ZE_RESULT_SUCCESS);
+        assert_eq!(mp.physicalSize, 16 << 30);
+        assert_eq!(mp.r#type, ZES_MEM_TYPE_GDDR6);
+        let mut ms = zes_mem_state_t::default();
+        assert_eq!(f.zesMemoryGetState.unwrap()(mem, &mut ms), ZE_RESULT_SUCCESS);
+        assert_eq!(ms.size - ms.free, (1 << 30) + (448 << 20));
+
+        // Power: energy grows at the modeled power with the stepped clock.
+        let mut card = zes_pwr_handle_t::NULL;
+        assert_eq!(f.zesDeviceGetCardPowerDomain.unwrap()(devs[1], &mut card), ZE_RESULT_SUCCESS);
+        let mut e0 = zes_power_energy_counter_t::default();
+        f.zesPowerGetEnergyCounter.unwrap()(card, &mut e0);
+        control(&s.raw, r#"{"op":"advance","seconds":2.0}"#).unwrap();
+        let mut e1 = zes_power_energy_counter_t::default();
+        f.zesPowerGetEnergyCounter.unwrap()(card, &mut e1);
+        assert_eq!(e1.timestamp - e0.timestamp, 2_000_000);
+        let watts = (e1.energy - e0.energy) as f64 / 2e6;
+        assert!((watts - 225.0).abs() < 1.0, "{watts}");
+        // Limit it: later reads show the lower power and throttling.
+        let mut sus = zes_power_sustained_limit_t::default();
+        f.zesPowerGetLimits.unwrap()(card, &mut sus, std::ptr::null_mut(), std::ptr::null_mut());
+        assert_eq!(sus.power, 225_000);
+        sus.power = 10;
+        assert_eq!(f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()), ZE_RESULT_ERROR_INVALID_ARGUMENT);
+        sus.power = 160_000;
+        assert_eq!(f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()), ZE_RESULT_SUCCESS);
+        control(&s.raw, r#"{"op":"advance","seconds":1.0}"#).unwrap();
+        let mut e2 = zes_power_energy_counter_t::default();
+        f.zesPowerGetEnergyCounter.unwrap()(card, &mut e2);
+        let watts = (e2.energy - e1.energy) as f64 / 1e6;
+        assert!((watts - 160.0).abs() < 1.0, "{watts}");
+        let mut fh = [zes_freq_handle_t::NULL; 8];
+        let mut n = 8;
+        f.zesDeviceEnumFrequencyDomains.unwrap()(devs[1], &mut n, fh.as_mut_ptr());
+        let mut fs = zes_freq_state_t::default();
+        f.zesFrequencyGetState.unwrap()(fh[0], &mut fs);
+        assert!(fs.throttleReasons.contains(ZES_FREQ_THROTTLE_REASON_FLAG_AVE_PWR_CAP));
+        let mut tt = zes_freq_throttle_time_t::default();
+        f.zesFrequencyGetThrottleTime.unwrap()(fh[0], &mut tt);
+        assert_eq!(tt.throttleTime, 1_000_000);
+        // LimitsExt sees the same sustained limit.
+        let mut n = 0;
+        f.zesPowerGetLimitsExt.unwrap()(card, &mut n, std::ptr::null_mut());
+        assert_eq!(n, 3);
+        let mut descs = [zes_power_limit_ext_desc_t::default(); 3];
+        f.zesPowerGetLimitsExt.unwrap()(card, &mut n, descs.as_mut_ptr());
+        assert_eq!(descs[0].level, ZES_POWER_LEVEL_SUSTAINED);
+        assert_eq!(descs[0].limit, 160_000);
+
+        // Frequency range.
+        let bad = zes_freq_range_t { min: 100.0, max: 5000.0 };
+        assert_eq!(f.zesFrequencySetRange.unwrap()(fh[0], &bad), ZE_RESULT_ERROR_INVALID_ARGUMENT);
+        let good = zes_freq_range_t { min: 600.0, max: 1800.0 };
+        assert_eq!(f.zesFrequencySetRange.unwrap()(fh[0], &good), ZE_RESULT_SUCCESS);
+        let mut r = zes_freq_range_t::default();
+        f.zesFrequencyGetRange.unwrap()(fh[0], &mut r);
+        assert_eq!((r.min, r.max), (600.0, 1800.0));
+
+        // Engines: compute at 100 % for 1 s.
+        let mut n = 0;
+        f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, std::ptr::null_mut());
+        let mut eh = vec![zes_engine_handle_t::NULL; n as usize];
+        f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, eh.as_mut_ptr());
+        let compute = eh
+            .iter()
+            .copied()
+            .find(|h| {
+                let mut p = zes_engine_properties_t::default();
+                f.zesEngineGetProperties.unwrap()(*h, &mut p);
+                p.r#type == ZES_ENGINE_GROUP_COMPUTE_ALL
+            })
+            .unwrap();
+        let mut a0 = zes_engine_stats_t::default();
+        f.zesEngineGetActivity.unwrap()(compute, &mut a0);
+        control(&s.raw, r#"{"op":"advance","seconds":1.0}"#).unwrap();
+        let mut a1 = zes_engine_stats_t::default();
+        f.zesEngineGetActivity.unwrap()(compute, &mut a1);
+        assert_eq!(a1.activeTime - a0.activeTime, 1_000_000);
+        assert_eq!(a1.timestamp - a0.timestamp, 1_000_000);
+
+        // ECC: pending until reset.
+        let mut avail = 0u8;
+        f.zesDeviceEccAvailable.unwrap()(devs[1], &mut avail);
+        assert_eq!(avail, 0);
+        let desc = zes_device_ecc_desc_t { state: ZES_DEVICE_ECC_STATE_DISABLED, ..Default::default() };
+        let mut st = zes_device_ecc_properties_t::default();
+        assert_eq!(f.zesDeviceSetEccState.unwrap()(devs[1], &desc, &mut st), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        assert_eq!(f.zesDeviceSetEccState.unwrap()(devs[0], &desc, &mut st), ZE_RESULT_SUCCESS);
+        assert_eq!(st.currentState, ZES_DEVICE_ECC_STATE_ENABLED);
+        assert_eq!(st.pendingState, ZES_DEVICE_ECC_STATE_DISABLED);
+        assert_eq!(f.zesDeviceReset.unwrap()(devs[0], 1), ZE_RESULT_SUCCESS);
+        f.zesDeviceGetEccState.unwrap()(devs[0], &mut st);
+        assert_eq!(st.currentState, ZES_DEVICE_ECC_STATE_DISABLED);
+
+        // Temperatures, fans, PCI on the a770; the iGPU lacks fans and RAS.
+        let mut n = 0;
+        f.zesDeviceEnumTemperatureSensors.unwrap()(devs[1], &mut n, std::ptr::null_mut());
+        assert!(n >= 2);
+        let mut th = zes_temp_handle_t::NULL;
+        let mut one = 1;
+        f.zesDeviceEnumTemperatureSensors.unwrap()(devs[1], &mut one, &mut th);
+        let mut t = 0.0;
+        assert_eq!(f.zesTemperatureGetState.unwrap()(th, &mut t), ZE_RESULT_SUCCESS);
+        assert!(t > 30.0 && t < 100.0, "{t}");
+        let mut n = 0;
+        f.zesDeviceEnumFans.unwrap()(devs[1], &mut n, std::ptr::null_mut());
+        assert_eq!(n, 1);
+        f.zesDeviceEnumFans.unwrap()(devs[2], &mut n, std::ptr::null_mut());
+        assert_eq!(n, 0);
+        f.zesDeviceEnumRasErrorSets.unwrap()(devs[2], &mut n, std::ptr::null_mut());
+        assert_eq!(n, 0);
+        let mut pp = zes_pci_properties_t::default();
+        f.zesDevicePciGetProperties.unwrap()(devs[0], &mut pp);
+        assert_eq!((pp.maxSpeed.gen, pp.maxSpeed.width), (5, 16));
+        let mut card = zes_pwr_handle_t::NULL;
+        assert_eq!(f.zesDeviceGetCardPowerDomain.unwrap()(devs[2], &mut card), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        // Not modeled: the trait default.
+        let mut n = 0;
+        assert_eq!(f.zesDeviceEnumPsus.unwrap()(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+    }
+    let truth = control(&s.raw, r#"{"op":"truth","device":1}"#).unwrap();
+    assert_eq!(truth["name"], "Intel(R) Arc(TM) A770 Graphics");
+    assert!(truth["calls"].as_u64().unwrap() > 10);
+}
+
+#[test]
+fn counts_handles_and_pointers() {
+    let (_g, s) = sim();
+    load(s, TWO);
+    let f = s.lib.functions();
+    let devs = devices(f);
+    // SAFETY: deliberate null and bogus arguments: the driver must reject them.
+    unsafe {
+        let mut n = 0;
+        let enum_power = f.zesDeviceEnumPowerDomains.unwrap();
+        assert_eq!(enum_power(zes_device_handle_t::NULL, &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
+        assert_eq!(enum_power(zes_device_handle_t::from_raw(0xdead0), &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
+        assert_eq!(enum_power(devs[0], std::ptr::null_mut(), std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+        assert_eq!(enum_power(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        assert_eq!(n, 3);
+        // Larger count is fixed down; smaller fills that many.
+        let mut hs = [zes_pwr_handle_t::NULL; 8];
+        let mut big = 8;
+        enum_power(devs[0], &mut big, hs.as_mut_ptr());
+        assert_eq!(big, 3);
+        let mut hs2 = [zes_pwr_handle_t::NULL; 8];
+        let mut small = 1;
+        enum_power(devs[0], &mut small, hs2.as_mut_ptr());
+        assert_eq!(small, 1);
+        assert_eq!(hs2[0], hs[0]);
+        assert!(hs2[1].is_null());
+        // A power handle is not an engine handle.
+        let mut st = zes_engine_stats_t::default();
+        assert_eq!(f.zesEngineGetActivity.unwrap()(zes_engine_handle_t(hs[0].0), &mut st), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
+        assert_eq!(f.zesPowerGetEnergyCounter.unwrap()(hs[0], std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+        let mut props = zes_power_properties_t::default();
+        let mut ext = zes_power_ext_properties_t::default();
+        let mut dl = zes_power_limit_ext_desc_t::default();
+        ext.defaultLimit = &mut dl;
+        props.pNext = (&mut ext as *mut zes_power_ext_properties_t).cast();
+        assert_eq!(f.zesPowerGetProperties.unwrap()(hs[0], &mut props), ZE_RESULT_SUCCESS);
+        assert_eq!(ext.domain, ZES_POWER_DOMAIN_CARD);
+        assert_eq!(dl.limit, 600_000);
+        assert_eq!(props.maxLimit, 600_000);
+    }
+}
+
+#[test]
+fn faults() {
+    let (_g, s) = sim();
+    load(s, TWO);
+    let f = s.lib.functions();
+    let devs = devices(f);
+    // SAFETY: valid pointers throughout.
+    unsafe {
+        let mut n = 1;
+        let mut pw = zes_pwr_handle_t::NULL;
+        f.zesDeviceEnumPowerDomains.unwrap()(devs[1], &mut n, &mut pw);
+        let mut e = zes_power_energy_counter_t::default();
+        let energy = f.zesPowerGetEnergyCounter.unwrap();
+        // A chosen code on the n-th call.
+        control(&s.raw, r#"{"op":"fault","rule":"zesPowerGetEnergyCounter=ZE_RESULT_ERROR_NOT_AVAILABLE@nth:2"}"#).unwrap();
+        let rcs: Vec<ze_result_t> = (0..3).map(|_| energy(pw, &mut e)).collect();
+        assert_eq!(rcs, [ZE_RESULT_SUCCESS, ZE_RESULT_ERROR_NOT_AVAILABLE, ZE_RESULT_SUCCESS]);
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+        // Unprivileged.
+        control(&s.raw, r#"{"op":"fault","unprivileged":true}"#).unwrap();
+        assert_eq!(energy(pw, &mut e), ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS);
+        let mut n = 0;
+        f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, std::ptr::null_mut());
+        assert_eq!(n, 0);
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+        // Energy wrap and repeated timestamps.
+        control(&s.raw, r#"{"op":"fault","energy_wrap_uj":1000000,"repeat_timestamps":true}"#).unwrap();
+        let mut a = zes_power_energy_counter_t::default();
+        let mut b = zes_power_energy_counter_t::default();
+        energy(pw, &mut a);
+        control(&s.raw, r#"{"op":"advance","seconds":0.5}"#).unwrap();
+        energy(pw, &mut b);
+        assert_eq!((a.energy, a.timestamp), (b.energy, b.timestamp), "second read repeats the first");
+        assert!(a.energy < 1_000_000);
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+        // Process churn: count and fill disagree.
+        control(&s.raw, r#"{"op":"fault","process_churn":true}"#).unwrap();
+        let mut c1 = 0;
+        f.zesDeviceProcessesGetState.unwrap()(devs[1], &mut c1, std::ptr::null_mut());
+        let mut procs = vec![zes_process_state_t::default(); 8];
+        let mut c2 = 8;
+        f.zesDeviceProcessesGetState.unwrap()(devs[1], &mut c2, procs.as_mut_ptr());
+        assert_ne!(c1, c2);
+        assert_eq!(procs[0].processId, 10);
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+        // Device lost after N calls.
+        control(&s.raw, r#"{"op":"fault","device_lost":{"device":1,"after_calls":2}}"#).unwrap();
+        let rcs: Vec<ze_result_t> = (0..4).map(|_| energy(pw, &mut e)).collect();
+        assert_eq!(rcs, [ZE_RESULT_SUCCESS, ZE_RESULT_SUCCESS, ZE_RESULT_ERROR_DEVICE_LOST, ZE_RESULT_ERROR_DEVICE_LOST]);
+        let mut n = 0;
+        assert_eq!(f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_DEVICE_LOST);
+        assert_eq!(f.zesDeviceEnumEngineGroups.unwrap()(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+        // Latency: concurrent callers overlap.
+        control(&s.raw, r#"{"op":"fault","latency_us":20000}"#).unwrap();
+        let t0 = std::time::Instant::now();
+        std::thread::scope(|sc| {
+            for _ in 0..4 {
+                sc.spawn(|| {
+                    let mut e = zes_power_energy_counter_t::default();
+                    assert_eq!(energy(pw, &mut e), ZE_RESULT_SUCCESS);
+                });
+            }
+        });
+        let took = t0.elapsed().as_secs_f64();
+        assert!((0.02..0.07).contains(&took), "{took}");
+        control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+    }
+    let calls = control(&s.raw, r#"{"op":"calls","function":"zesPowerGetEnergyCounter"}"#).unwrap();
+    assert!(calls["calls"].as_u64().unwrap() >= 10);
+    let e = control(&s.raw, r#"{"op":"nope"}"#).unwrap_err();
+    assert!(e["error"].as_str().unwrap().contains("unknown operation"));
+    let e = control(&s.raw, &serde_json::json!({"op":"load","toml":"[[devices]]\npreset='a770'\n[devices.power]\ntdp_watts=-1\n"}).to_string()).unwrap_err();
+    assert_eq!(e["error"], "devices[0].power.tdp_watts: expected a number > 0");
+}
