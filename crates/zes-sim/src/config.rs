@@ -230,7 +230,13 @@ fn num(v: &Value) -> Option<f64> {
     }
 }
 
-fn opt_num(t: &Table, path: &str, key: &str, what: &str, ok: impl Fn(f64) -> bool) -> Result<Option<f64>, String> {
+fn opt_num(
+    t: &Table,
+    path: &str,
+    key: &str,
+    what: &str,
+    ok: impl Fn(f64) -> bool,
+) -> Result<Option<f64>, String> {
     match t.get(key) {
         None => Ok(None),
         Some(v) => match num(v) {
@@ -291,9 +297,32 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
         t,
         path,
         &[
-            "preset", "name", "brand", "model", "vendor", "serial", "board", "pci_device_id", "integrated",
-            "tiles", "eu_count", "core_clock_mhz", "memory", "power", "frequency", "temperature", "fans", "ecc",
-            "ras", "pci", "firmware", "standby", "scheduler", "performance_factor", "events", "render_engine",
+            "preset",
+            "name",
+            "brand",
+            "model",
+            "vendor",
+            "serial",
+            "board",
+            "pci_device_id",
+            "integrated",
+            "tiles",
+            "eu_count",
+            "core_clock_mhz",
+            "memory",
+            "power",
+            "frequency",
+            "temperature",
+            "fans",
+            "ecc",
+            "ras",
+            "pci",
+            "firmware",
+            "standby",
+            "scheduler",
+            "performance_factor",
+            "events",
+            "render_engine",
         ],
     )?;
     let mut p = match opt_str(t, path, "preset")? {
@@ -347,12 +376,22 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
         t,
         path,
         "memory",
-        &["type", "system", "size_gib", "bus_width", "channels", "bandwidth_gbps", "reserved_mib", "freq_mhz"],
+        &[
+            "type",
+            "system",
+            "size_gib",
+            "bus_width",
+            "channels",
+            "bandwidth_gbps",
+            "reserved_mib",
+            "freq_mhz",
+        ],
     )? {
         let mp = join(path, "memory");
         if let Some(name) = opt_str(m, &mp, "type")? {
-            p.mem_type = mem_type(&name)
-                .ok_or_else(|| format!("{mp}.type: unknown memory type {name:?} (e.g. hbm2e, gddr6, ddr5)"))?;
+            p.mem_type = mem_type(&name).ok_or_else(|| {
+                format!("{mp}.type: unknown memory type {name:?} (e.g. hbm2e, gddr6, ddr5)")
+            })?;
         }
         set(&mut p.mem_system, opt_bool(m, &mp, "system")?);
         set(
@@ -361,10 +400,14 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
         );
         set(&mut p.mem_bus_width, opt_int(m, &mp, "bus_width", 1, 1 << 20)?.map(|v| v as i32));
         set(&mut p.mem_channels, opt_int(m, &mp, "channels", 1, 1024)?.map(|v| v as i32));
-        set(&mut p.mem_bandwidth_bps, opt_num(m, &mp, "bandwidth_gbps", "a number > 0", pos)?.map(|g| (g * 1e9) as u64));
+        set(
+            &mut p.mem_bandwidth_bps,
+            opt_num(m, &mp, "bandwidth_gbps", "a number > 0", pos)?.map(|g| (g * 1e9) as u64),
+        );
         set(
             &mut p.mem_reserved_bytes,
-            opt_num(m, &mp, "reserved_mib", "a number >= 0", nonneg)?.map(|g| (g * (1u64 << 20) as f64) as u64),
+            opt_num(m, &mp, "reserved_mib", "a number >= 0", nonneg)?
+                .map(|g| (g * (1u64 << 20) as f64) as u64),
         );
         set(&mut p.mem_freq_mhz, opt_num(m, &mp, "freq_mhz", "a number > 0", pos)?);
         if p.mem_reserved_bytes >= p.mem_size_bytes {
@@ -391,7 +434,10 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
             return Err(format!("{mp}.idle_watts: expected less than tdp_watts ({})", p.tdp_w));
         }
         if p.power_min_w > p.power_max_w {
-            return Err(format!("{mp}.min_limit_watts: expected at most max_limit_watts ({})", p.power_max_w));
+            return Err(format!(
+                "{mp}.min_limit_watts: expected at most max_limit_watts ({})",
+                p.power_max_w
+            ));
         }
     } else if p.idle_w >= p.tdp_w {
         return Err(format!("{path}.power.idle_watts: expected less than tdp_watts ({})", p.tdp_w));
@@ -421,7 +467,10 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
         &["ambient_c", "max_c", "throttle_c", "c_per_watt", "memory_sensor", "gpu_sensor"],
     )? {
         let mp = join(path, "temperature");
-        set(&mut p.ambient_c, opt_num(m, &mp, "ambient_c", "a number from -40 to 80", |x| (-40.0..=80.0).contains(&x))?);
+        set(
+            &mut p.ambient_c,
+            opt_num(m, &mp, "ambient_c", "a number from -40 to 80", |x| (-40.0..=80.0).contains(&x))?,
+        );
         set(&mut p.max_temp_c, opt_num(m, &mp, "max_c", "a number > 0", pos)?);
         set(&mut p.throttle_temp_c, opt_num(m, &mp, "throttle_c", "a number > 0", pos)?);
         set(&mut p.c_per_w, opt_num(m, &mp, "c_per_watt", "a number >= 0", nonneg)?);
@@ -451,9 +500,14 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
     if let Some(m) = opt_table(t, path, "ras", &["supported", "correctable_at_start"])? {
         let mp = join(path, "ras");
         set(&mut p.ras, opt_bool(m, &mp, "supported")?);
-        set(&mut p.ras_correctable_start, opt_int(m, &mp, "correctable_at_start", 0, i64::MAX)?.map(|v| v as u64));
+        set(
+            &mut p.ras_correctable_start,
+            opt_int(m, &mp, "correctable_at_start", 0, i64::MAX)?.map(|v| v as u64),
+        );
     }
-    if let Some(m) = opt_table(t, path, "pci", &["domain", "bus", "device", "function", "gen", "width", "counters"])? {
+    if let Some(m) =
+        opt_table(t, path, "pci", &["domain", "bus", "device", "function", "gen", "width", "counters"])?
+    {
         let mp = join(path, "pci");
         set(&mut p.pci_domain, opt_int(m, &mp, "domain", 0, 0xffff)?.map(|v| v as u32));
         set(&mut p.pci_bus, opt_int(m, &mp, "bus", 0, 0xff)?.map(|v| v as u32));
@@ -498,7 +552,8 @@ fn engine_flag(name: &str) -> Option<zes_engine_type_flags_t> {
 
 fn parse_process(t: &Table, path: &str, devices: usize) -> Result<ProcessSpec, String> {
     check_keys(t, path, &["pid", "command", "device", "memory_mib", "shared_mib", "engines"])?;
-    let pid = opt_int(t, path, "pid", 1, u32::MAX as i64)?.ok_or_else(|| format!("{path}.pid: required"))? as u32;
+    let pid =
+        opt_int(t, path, "pid", 1, u32::MAX as i64)?.ok_or_else(|| format!("{path}.pid: required"))? as u32;
     let device = opt_int(t, path, "device", 0, devices as i64 - 1)?.unwrap_or(0) as usize;
     if devices == 0 {
         return Err(format!("{path}.device: there are no devices"));
@@ -541,7 +596,8 @@ fn parse_signal(v: &Value, path: &str, scale: f64, max: f64) -> Result<Signal, S
         return Ok(Signal::Constant(check(x, path.to_string())?));
     }
     let t = v.as_table().ok_or_else(|| format!("{path}: expected a number or a table with `kind`"))?;
-    let kind = opt_str(t, path, "kind")?.ok_or_else(|| format!("{path}.kind: required (constant, square, ramp, sine)"))?;
+    let kind = opt_str(t, path, "kind")?
+        .ok_or_else(|| format!("{path}.kind: required (constant, square, ramp, sine)"))?;
     let get = |key: &str, default: Option<f64>| -> Result<f64, String> {
         match t.get(key) {
             None => default.ok_or_else(|| format!("{path}.{key}: required for kind {kind:?}")),
@@ -588,7 +644,10 @@ fn parse_signal(v: &Value, path: &str, scale: f64, max: f64) -> Result<Signal, S
             let mean = check(get("mean", None)?, format!("{path}.mean"))?;
             let amplitude = get("amplitude", None)?.abs() * scale;
             if mean - amplitude < -1e-9 || mean + amplitude > max + 1e-9 {
-                return Err(format!("{path}.amplitude: mean +/- amplitude must stay within 0 and {}", max / scale));
+                return Err(format!(
+                    "{path}.amplitude: mean +/- amplitude must stay within 0 and {}",
+                    max / scale
+                ));
             }
             Signal::Sine { mean, amplitude, period_s: positive("period_s", None)? }
         }
@@ -601,7 +660,14 @@ fn parse_workload(t: &Table, path: &str, devices: usize) -> Result<(Vec<usize>, 
         t,
         path,
         &[
-            "device", "compute", "render", "copy", "media", "memory_read_gbps", "memory_write_gbps", "pci_rx_gbps",
+            "device",
+            "compute",
+            "render",
+            "copy",
+            "media",
+            "memory_read_gbps",
+            "memory_write_gbps",
+            "pci_rx_gbps",
             "pci_tx_gbps",
         ],
     )?;
@@ -610,7 +676,10 @@ fn parse_workload(t: &Table, path: &str, devices: usize) -> Result<(Vec<usize>, 
         Some(Value::String(s)) if s == "all" => (0..devices).collect(),
         Some(Value::Integer(i)) if *i >= 0 && (*i as usize) < devices => vec![*i as usize],
         Some(_) => {
-            return Err(format!("{path}.device: expected a device index from 0 to {} or \"all\"", devices as i64 - 1))
+            return Err(format!(
+                "{path}.device: expected a device index from 0 to {} or \"all\"",
+                devices as i64 - 1
+            ))
         }
     };
     let mut w = Workload::idle();
@@ -635,7 +704,15 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
     check_keys(
         t,
         path,
-        &["unprivileged", "latency_us", "rules", "device_lost", "process_churn", "energy_wrap_uj", "repeat_timestamps"],
+        &[
+            "unprivileged",
+            "latency_us",
+            "rules",
+            "device_lost",
+            "process_churn",
+            "energy_wrap_uj",
+            "repeat_timestamps",
+        ],
     )?;
     let mut f = FaultConfig::default();
     set(&mut f.unprivileged, opt_bool(t, path, "unprivileged")?);
@@ -733,7 +810,8 @@ mod tests {
 
     #[test]
     fn bad_files_name_the_field() {
-        let e = err("[[devices]]\npreset='a770'\n[[devices]]\npreset='a770'\n[devices.power]\ntdp_watts = -3\n");
+        let e =
+            err("[[devices]]\npreset='a770'\n[[devices]]\npreset='a770'\n[devices.power]\ntdp_watts = -3\n");
         assert_eq!(e, "devices[1].power.tdp_watts: expected a number > 0");
         let e = err("[[devices]]\npreset='a770'\ncolour = 'blue'\n");
         assert!(e.starts_with("devices[0].colour: unknown key"), "{e}");

@@ -39,7 +39,8 @@ pub fn control(request: &str) -> Result<String, String> {
             json!({"ok": true})
         }
         "clock" => {
-            let mode = v.get("mode").and_then(Value::as_str).ok_or("mode: expected \"real\" or \"frozen\"")?;
+            let mode =
+                v.get("mode").and_then(Value::as_str).ok_or("mode: expected \"real\" or \"frozen\"")?;
             let mut m = state::machine();
             m.update_all();
             match mode {
@@ -86,7 +87,10 @@ pub fn control(request: &str) -> Result<String, String> {
                 ("pci_tx_gbps", &mut w.pci_tx_bps, 1e9),
             ] {
                 if let Some(x) = v.get(key) {
-                    let x = x.as_f64().filter(|x| *x >= 0.0).ok_or_else(|| format!("{key}: expected a number >= 0"))?;
+                    let x = x
+                        .as_f64()
+                        .filter(|x| *x >= 0.0)
+                        .ok_or_else(|| format!("{key}: expected a number >= 0"))?;
                     if scale == 1.0 && x > 1.0 {
                         return Err(format!("{key}: expected a number from 0 to 1"));
                     }
@@ -183,7 +187,11 @@ fn fault(v: &Value) -> Result<Value, String> {
         m.faults.repeat_timestamps = b.as_bool().ok_or("repeat_timestamps: expected true or false")?;
     }
     if let Some(w) = v.get("energy_wrap_uj") {
-        m.faults.energy_wrap_uj = if w.is_null() { None } else { Some(w.as_u64().filter(|w| *w > 0).ok_or("energy_wrap_uj: expected microjoules > 0")?) };
+        m.faults.energy_wrap_uj = if w.is_null() {
+            None
+        } else {
+            Some(w.as_u64().filter(|w| *w > 0).ok_or("energy_wrap_uj: expected microjoules > 0")?)
+        };
     }
     if let Some(lost) = v.get("device_lost") {
         let d = device_index(lost, m.devices.len())?;
@@ -240,7 +248,11 @@ fn truth(m: &crate::model::Machine, d: usize) -> Value {
 /// `request` must be null or a NUL-terminated string; `reply` null or valid for
 /// `reply_capacity` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn zesSimControl(request: *const c_char, reply: *mut c_char, reply_capacity: usize) -> i32 {
+pub unsafe extern "C" fn zesSimControl(
+    request: *const c_char,
+    reply: *mut c_char,
+    reply_capacity: usize,
+) -> i32 {
     crate::edge::guard_getter(|| {
         if request.is_null() {
             return zes_sys::ze_result_t(-2i32 as u32);

@@ -86,7 +86,12 @@ unsafe fn walk_chain(first: *mut c_void, mut f: impl FnMut(u32, *mut c_void)) {
 ///
 /// # Safety
 /// `count` must be null or valid; `out` null or valid for `*count` elements.
-unsafe fn enumerate<T>(count: *mut u32, out: *mut T, n: usize, mut item: impl FnMut(usize, *mut T) -> R<()>) -> ze_result_t {
+unsafe fn enumerate<T>(
+    count: *mut u32,
+    out: *mut T,
+    n: usize,
+    mut item: impl FnMut(usize, *mut T) -> R<()>,
+) -> ze_result_t {
     if count.is_null() {
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     }
@@ -240,7 +245,12 @@ fn ext_flags(d: &Device, tile: Option<u32>) -> zes_device_property_flags_t {
     f | ZES_DEVICE_PROPERTY_FLAG_ONDEMANDPAGING
 }
 
-fn power_limit_desc(level: zes_power_level_t, enabled: bool, interval: i32, mw: i32) -> zes_power_limit_ext_desc_t {
+fn power_limit_desc(
+    level: zes_power_level_t,
+    enabled: bool,
+    interval: i32,
+    mw: i32,
+) -> zes_power_limit_ext_desc_t {
     zes_power_limit_ext_desc_t {
         level,
         source: ZES_POWER_SOURCE_ANY,
@@ -258,7 +268,6 @@ fn power_limit_desc(level: zes_power_level_t, enabled: bool, interval: i32, mw: 
 fn version_string(v: u32) -> String {
     format!("{}.{}.{}", v >> 24, (v >> 16) & 0xff, v & 0xffff)
 }
-
 
 #[allow(non_snake_case)]
 impl Driver for Sim {
@@ -282,44 +291,79 @@ impl Driver for Sim {
         unsafe { enumerate(pCount, phDrivers, 1, |_, p| put(p, ze_driver_handle_t(handles::driver()))) }
     }
 
-    unsafe fn zeDriverGetApiVersion(&self, hDriver: ze_driver_handle_t, version: *mut ze_api_version_t) -> ze_result_t {
+    unsafe fn zeDriverGetApiVersion(
+        &self,
+        hDriver: ze_driver_handle_t,
+        version: *mut ze_api_version_t,
+    ) -> ze_result_t {
         tri!(machine().check_driver(hDriver.0));
         // SAFETY: caller's out pointer, null-checked by `put`.
         tri!(unsafe { put(version, API_VERSION) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zeDriverGetProperties(&self, hDriver: ze_driver_handle_t, pDriverProperties: *mut ze_driver_properties_t) -> ze_result_t {
+    unsafe fn zeDriverGetProperties(
+        &self,
+        hDriver: ze_driver_handle_t,
+        pDriverProperties: *mut ze_driver_properties_t,
+    ) -> ze_result_t {
         tri!(machine().check_driver(hDriver.0));
         let mut uuid = [0u8; 16];
         uuid[..8].copy_from_slice(b"pyzesSIM");
         uuid[8..12].copy_from_slice(&DRIVER_VERSION.to_le_bytes());
-        let v = ze_driver_properties_t { uuid: ze_driver_uuid_t { id: uuid }, driverVersion: DRIVER_VERSION, ..Default::default() };
+        let v = ze_driver_properties_t {
+            uuid: ze_driver_uuid_t { id: uuid },
+            driverVersion: DRIVER_VERSION,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pDriverProperties, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zeDriverGetExtensionProperties(&self, hDriver: ze_driver_handle_t, pCount: *mut u32, pExtensionProperties: *mut ze_driver_extension_properties_t) -> ze_result_t {
+    unsafe fn zeDriverGetExtensionProperties(
+        &self,
+        hDriver: ze_driver_handle_t,
+        pCount: *mut u32,
+        pExtensionProperties: *mut ze_driver_extension_properties_t,
+    ) -> ze_result_t {
         tri!(machine().check_driver(hDriver.0));
         // SAFETY: caller's count and array. No core extension is offered.
         unsafe { enumerate(pCount, pExtensionProperties, 0, |_, _| Ok(())) }
     }
 
-    unsafe fn zeDriverGetExtensionFunctionAddress(&self, hDriver: ze_driver_handle_t, name: *const c_char, ppFunctionAddress: *mut *mut c_void) -> ze_result_t {
+    unsafe fn zeDriverGetExtensionFunctionAddress(
+        &self,
+        hDriver: ze_driver_handle_t,
+        name: *const c_char,
+        ppFunctionAddress: *mut *mut c_void,
+    ) -> ze_result_t {
         // SAFETY: same contract as the zes function.
         unsafe { self.zesDriverGetExtensionFunctionAddress(hDriver, name, ppFunctionAddress) }
     }
 
-    unsafe fn zeDeviceGet(&self, hDriver: ze_driver_handle_t, pCount: *mut u32, phDevices: *mut ze_device_handle_t) -> ze_result_t {
+    unsafe fn zeDeviceGet(
+        &self,
+        hDriver: ze_driver_handle_t,
+        pCount: *mut u32,
+        phDevices: *mut ze_device_handle_t,
+    ) -> ze_result_t {
         let m = machine();
         tri!(m.check_driver(hDriver.0));
         let n = m.devices.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phDevices, n, |i, p| put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))) }
+        unsafe {
+            enumerate(pCount, phDevices, n, |i, p| {
+                put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))
+            })
+        }
     }
 
-    unsafe fn zeDeviceGetProperties(&self, hDevice: ze_device_handle_t, pDeviceProperties: *mut ze_device_properties_t) -> ze_result_t {
+    unsafe fn zeDeviceGetProperties(
+        &self,
+        hDevice: ze_device_handle_t,
+        pDeviceProperties: *mut ze_device_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, tile) = tri!(m.device(hDevice.0));
         let v = core_properties(&m.devices[d], tile);
@@ -328,12 +372,21 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zeDeviceGetSubDevices(&self, hDevice: ze_device_handle_t, pCount: *mut u32, phSubdevices: *mut ze_device_handle_t) -> ze_result_t {
+    unsafe fn zeDeviceGetSubDevices(
+        &self,
+        hDevice: ze_device_handle_t,
+        pCount: *mut u32,
+        phSubdevices: *mut ze_device_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, tile) = tri!(m.device(hDevice.0));
         let n = if tile.is_none() && m.devices[d].p.tiles > 1 { m.devices[d].p.tiles as usize } else { 0 };
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phSubdevices, n, |i, p| put(p, ze_device_handle_t(handles::make(Kind::Device, d, i + 1)))) }
+        unsafe {
+            enumerate(pCount, phSubdevices, n, |i, p| {
+                put(p, ze_device_handle_t(handles::make(Kind::Device, d, i + 1)))
+            })
+        }
     }
 
     // ---------------- zes driver ----------------
@@ -358,26 +411,51 @@ impl Driver for Sim {
         unsafe { enumerate(pCount, phDrivers, 1, |_, p| put(p, ze_driver_handle_t(handles::driver()))) }
     }
 
-    unsafe fn zesDeviceGet(&self, hDriver: zes_driver_handle_t, pCount: *mut u32, phDevices: *mut zes_device_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceGet(
+        &self,
+        hDriver: zes_driver_handle_t,
+        pCount: *mut u32,
+        phDevices: *mut zes_device_handle_t,
+    ) -> ze_result_t {
         let m = machine();
         tri!(m.check_driver(hDriver.0));
         tri!(m.need_zes());
         let n = m.devices.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phDevices, n, |i, p| put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))) }
-    }
-
-    unsafe fn zesDriverGetExtensionProperties(&self, hDriver: zes_driver_handle_t, pCount: *mut u32, pExtensionProperties: *mut zes_driver_extension_properties_t) -> ze_result_t {
-        tri!(machine().check_driver(hDriver.0));
-        // SAFETY: caller's count and array.
         unsafe {
-            enumerate(pCount, pExtensionProperties, ZES_EXTENSIONS.len(), |i, p| {
-                put(p, zes_driver_extension_properties_t { name: chars(ZES_EXTENSIONS[i].0), version: ZES_EXTENSIONS[i].1 })
+            enumerate(pCount, phDevices, n, |i, p| {
+                put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))
             })
         }
     }
 
-    unsafe fn zesDriverGetExtensionFunctionAddress(&self, hDriver: zes_driver_handle_t, name: *const c_char, ppFunctionAddress: *mut *mut c_void) -> ze_result_t {
+    unsafe fn zesDriverGetExtensionProperties(
+        &self,
+        hDriver: zes_driver_handle_t,
+        pCount: *mut u32,
+        pExtensionProperties: *mut zes_driver_extension_properties_t,
+    ) -> ze_result_t {
+        tri!(machine().check_driver(hDriver.0));
+        // SAFETY: caller's count and array.
+        unsafe {
+            enumerate(pCount, pExtensionProperties, ZES_EXTENSIONS.len(), |i, p| {
+                put(
+                    p,
+                    zes_driver_extension_properties_t {
+                        name: chars(ZES_EXTENSIONS[i].0),
+                        version: ZES_EXTENSIONS[i].1,
+                    },
+                )
+            })
+        }
+    }
+
+    unsafe fn zesDriverGetExtensionFunctionAddress(
+        &self,
+        hDriver: zes_driver_handle_t,
+        name: *const c_char,
+        ppFunctionAddress: *mut *mut c_void,
+    ) -> ze_result_t {
         tri!(machine().check_driver(hDriver.0));
         if name.is_null() || ppFunctionAddress.is_null() {
             return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
@@ -394,14 +472,22 @@ impl Driver for Sim {
         }
     }
 
-    unsafe fn zesDriverGetDeviceByUuidExp(&self, hDriver: zes_driver_handle_t, uuid: zes_uuid_t, phDevice: *mut zes_device_handle_t, onSubdevice: *mut ze_bool_t, subdeviceId: *mut u32) -> ze_result_t {
+    unsafe fn zesDriverGetDeviceByUuidExp(
+        &self,
+        hDriver: zes_driver_handle_t,
+        uuid: zes_uuid_t,
+        phDevice: *mut zes_device_handle_t,
+        onSubdevice: *mut ze_bool_t,
+        subdeviceId: *mut u32,
+    ) -> ze_result_t {
         let m = machine();
         tri!(m.check_driver(hDriver.0));
         if phDevice.is_null() || onSubdevice.is_null() || subdeviceId.is_null() {
             return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
         }
         for d in &m.devices {
-            let tiles: Vec<Option<u32>> = std::iter::once(None).chain((0..d.p.tiles).filter(|_| d.p.tiles > 1).map(Some)).collect();
+            let tiles: Vec<Option<u32>> =
+                std::iter::once(None).chain((0..d.p.tiles).filter(|_| d.p.tiles > 1).map(Some)).collect();
             for tile in tiles {
                 if device_uuid(d, tile) == uuid.id {
                     // SAFETY: non-null out pointers.
@@ -418,7 +504,11 @@ impl Driver for Sim {
     }
 
     // ---------------- device ----------------
-    unsafe fn zesDeviceGetProperties(&self, hDevice: zes_device_handle_t, pProperties: *mut zes_device_properties_t) -> ze_result_t {
+    unsafe fn zesDeviceGetProperties(
+        &self,
+        hDevice: zes_device_handle_t,
+        pProperties: *mut zes_device_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, tile) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
@@ -460,7 +550,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDeviceGetSubDevicePropertiesExp(&self, hDevice: zes_device_handle_t, pCount: *mut u32, pSubdeviceProps: *mut zes_subdevice_exp_properties_t) -> ze_result_t {
+    unsafe fn zesDeviceGetSubDevicePropertiesExp(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        pSubdeviceProps: *mut zes_subdevice_exp_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, tile) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
@@ -468,12 +563,23 @@ impl Driver for Sim {
         // SAFETY: caller's count and array.
         unsafe {
             enumerate(pCount, pSubdeviceProps, n, |i, p| {
-                put_chained(p, zes_subdevice_exp_properties_t { subdeviceId: i as u32, uuid: zes_uuid_t { id: device_uuid(dev, Some(i as u32)) }, ..Default::default() })
+                put_chained(
+                    p,
+                    zes_subdevice_exp_properties_t {
+                        subdeviceId: i as u32,
+                        uuid: zes_uuid_t { id: device_uuid(dev, Some(i as u32)) },
+                        ..Default::default()
+                    },
+                )
             })
         }
     }
 
-    unsafe fn zesDeviceGetState(&self, hDevice: zes_device_handle_t, pState: *mut zes_device_state_t) -> ze_result_t {
+    unsafe fn zesDeviceGetState(
+        &self,
+        hDevice: zes_device_handle_t,
+        pState: *mut zes_device_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
@@ -497,7 +603,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDeviceResetExt(&self, hDevice: zes_device_handle_t, pProperties: *mut zes_reset_properties_t) -> ze_result_t {
+    unsafe fn zesDeviceResetExt(
+        &self,
+        hDevice: zes_device_handle_t,
+        pProperties: *mut zes_reset_properties_t,
+    ) -> ze_result_t {
         if pProperties.is_null() {
             return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
         }
@@ -510,7 +620,12 @@ impl Driver for Sim {
         unsafe { self.zesDeviceReset(hDevice, force) }
     }
 
-    unsafe fn zesDeviceProcessesGetState(&self, hDevice: zes_device_handle_t, pCount: *mut u32, pProcesses: *mut zes_process_state_t) -> ze_result_t {
+    unsafe fn zesDeviceProcessesGetState(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        pProcesses: *mut zes_process_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let procs = m.processes_of(d);
@@ -518,19 +633,37 @@ impl Driver for Sim {
         unsafe {
             enumerate(pCount, pProcesses, procs.len(), |i, p| {
                 let s = &procs[i];
-                put_chained(p, zes_process_state_t { processId: s.pid, memSize: s.mem_bytes, sharedSize: s.shared_bytes, engines: s.engines, ..Default::default() })
+                put_chained(
+                    p,
+                    zes_process_state_t {
+                        processId: s.pid,
+                        memSize: s.mem_bytes,
+                        sharedSize: s.shared_bytes,
+                        engines: s.engines,
+                        ..Default::default()
+                    },
+                )
             })
         }
     }
 
     // ---------------- PCI ----------------
-    unsafe fn zesDevicePciGetProperties(&self, hDevice: zes_device_handle_t, pProperties: *mut zes_pci_properties_t) -> ze_result_t {
+    unsafe fn zesDevicePciGetProperties(
+        &self,
+        hDevice: zes_device_handle_t,
+        pProperties: *mut zes_pci_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
         let p = &dev.p;
         let v = zes_pci_properties_t {
-            address: zes_pci_address_t { domain: p.pci_domain, bus: p.pci_bus, device: p.pci_device, function: p.pci_function },
+            address: zes_pci_address_t {
+                domain: p.pci_domain,
+                bus: p.pci_bus,
+                device: p.pci_device,
+                function: p.pci_function,
+            },
             maxSpeed: zes_pci_speed_t { gen: p.pci_gen, width: p.pci_width, maxBandwidth: dev.pci_max_bps() },
             haveBandwidthCounters: boolean(p.pci_counters),
             havePacketCounters: boolean(p.pci_counters),
@@ -542,13 +675,21 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDevicePciGetState(&self, hDevice: zes_device_handle_t, pState: *mut zes_pci_state_t) -> ze_result_t {
+    unsafe fn zesDevicePciGetState(
+        &self,
+        hDevice: zes_device_handle_t,
+        pState: *mut zes_pci_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
         let v = zes_pci_state_t {
             status: if dev.p.integrated { zes_pci_link_status_t::UNKNOWN } else { ZES_PCI_LINK_STATUS_GOOD },
-            speed: zes_pci_speed_t { gen: dev.p.pci_gen, width: dev.p.pci_width, maxBandwidth: dev.pci_max_bps() },
+            speed: zes_pci_speed_t {
+                gen: dev.p.pci_gen,
+                width: dev.p.pci_width,
+                maxBandwidth: dev.pci_max_bps(),
+            },
             ..Default::default()
         };
         // SAFETY: caller's struct, null-checked.
@@ -556,7 +697,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDevicePciGetStats(&self, hDevice: zes_device_handle_t, pStats: *mut zes_pci_stats_t) -> ze_result_t {
+    unsafe fn zesDevicePciGetStats(
+        &self,
+        hDevice: zes_device_handle_t,
+        pStats: *mut zes_pci_stats_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let now = m.now();
@@ -570,30 +715,56 @@ impl Driver for Sim {
             packetCounter: dev.pci_packets as u64,
             rxCounter: dev.pci_rx as u64,
             txCounter: dev.pci_tx as u64,
-            speed: zes_pci_speed_t { gen: dev.p.pci_gen, width: dev.p.pci_width, maxBandwidth: dev.pci_max_bps() },
+            speed: zes_pci_speed_t {
+                gen: dev.p.pci_gen,
+                width: dev.p.pci_width,
+                maxBandwidth: dev.pci_max_bps(),
+            },
         };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put(pStats, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDevicePciGetBars(&self, hDevice: zes_device_handle_t, pCount: *mut u32, pProperties: *mut zes_pci_bar_properties_t) -> ze_result_t {
+    unsafe fn zesDevicePciGetBars(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        pProperties: *mut zes_pci_bar_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
-        let base = 0x4000_0000_00u64 + ((dev.p.pci_bus as u64) << 32);
+        let base = 0x0040_0000_0000_u64 + ((dev.p.pci_bus as u64) << 32);
         let bars = [
             (ZES_PCI_BAR_TYPE_MMIO, 0u32, base, 16u64 << 20, false),
-            (ZES_PCI_BAR_TYPE_MEM, 2, base + (1 << 30), if dev.p.mem_system { 256 << 20 } else { dev.p.mem_size_bytes.next_power_of_two() }, !dev.p.mem_system),
+            (
+                ZES_PCI_BAR_TYPE_MEM,
+                2,
+                base + (1 << 30),
+                if dev.p.mem_system { 256 << 20 } else { dev.p.mem_size_bytes.next_power_of_two() },
+                !dev.p.mem_system,
+            ),
         ];
         // SAFETY: caller's count and array; each element's chain is the caller's.
         unsafe {
             enumerate(pCount, pProperties, bars.len(), |i, p| {
                 let (ty, index, b, size, resizable) = bars[i];
-                put_chained(p, zes_pci_bar_properties_t { r#type: ty, index, base: b, size, ..Default::default() })?;
+                put_chained(
+                    p,
+                    zes_pci_bar_properties_t { r#type: ty, index, base: b, size, ..Default::default() },
+                )?;
                 walk_chain((*p).pNext, |stype, ptr| {
                     if stype == ZES_STRUCTURE_TYPE_PCI_BAR_PROPERTIES_1_2.0 {
-                        let v = zes_pci_bar_properties_1_2_t { r#type: ty, index, base: b, size, resizableBarSupported: boolean(resizable), resizableBarEnabled: boolean(resizable), ..Default::default() };
+                        let v = zes_pci_bar_properties_1_2_t {
+                            r#type: ty,
+                            index,
+                            base: b,
+                            size,
+                            resizableBarSupported: boolean(resizable),
+                            resizableBarEnabled: boolean(resizable),
+                            ..Default::default()
+                        };
                         let _ = put_chained(ptr.cast::<zes_pci_bar_properties_1_2_t>(), v);
                     }
                 });
@@ -603,15 +774,26 @@ impl Driver for Sim {
     }
 
     // ---------------- memory ----------------
-    unsafe fn zesDeviceEnumMemoryModules(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phMemory: *mut zes_mem_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumMemoryModules(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phMemory: *mut zes_mem_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].mems.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phMemory, n, |i, p| put(p, zes_mem_handle_t(handles::make(Kind::Memory, d, i)))) }
+        unsafe {
+            enumerate(pCount, phMemory, n, |i, p| put(p, zes_mem_handle_t(handles::make(Kind::Memory, d, i))))
+        }
     }
 
-    unsafe fn zesMemoryGetProperties(&self, hMemory: zes_mem_handle_t, pProperties: *mut zes_mem_properties_t) -> ze_result_t {
+    unsafe fn zesMemoryGetProperties(
+        &self,
+        hMemory: zes_mem_handle_t,
+        pProperties: *mut zes_mem_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hMemory.0, Kind::Memory, |d| d.mems.len()));
         let dev = &m.devices[d];
@@ -634,14 +816,24 @@ impl Driver for Sim {
         unsafe {
             walk_chain((*pProperties).pNext, |stype, ptr| {
                 if stype == ZES_STRUCTURE_TYPE_MEM_BANDWIDTH_COUNTER_BITS_EXP_PROPERTIES.0 {
-                    let _ = put_chained(ptr.cast::<zes_mem_bandwidth_counter_bits_exp_properties_t>(), zes_mem_bandwidth_counter_bits_exp_properties_t { validBitsCount: 64, ..Default::default() });
+                    let _ = put_chained(
+                        ptr.cast::<zes_mem_bandwidth_counter_bits_exp_properties_t>(),
+                        zes_mem_bandwidth_counter_bits_exp_properties_t {
+                            validBitsCount: 64,
+                            ..Default::default()
+                        },
+                    );
                 }
             })
         };
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesMemoryGetState(&self, hMemory: zes_mem_handle_t, pState: *mut zes_mem_state_t) -> ze_result_t {
+    unsafe fn zesMemoryGetState(
+        &self,
+        hMemory: zes_mem_handle_t,
+        pState: *mut zes_mem_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hMemory.0, Kind::Memory, |d| d.mems.len()));
         let dev = &m.devices[d];
@@ -653,7 +845,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesMemoryGetBandwidth(&self, hMemory: zes_mem_handle_t, pBandwidth: *mut zes_mem_bandwidth_t) -> ze_result_t {
+    unsafe fn zesMemoryGetBandwidth(
+        &self,
+        hMemory: zes_mem_handle_t,
+        pBandwidth: *mut zes_mem_bandwidth_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hMemory.0, Kind::Memory, |d| d.mems.len()));
         if m.faults.unprivileged {
@@ -661,22 +857,38 @@ impl Driver for Sim {
         }
         let now = m.now();
         let mm = &m.devices[d].mems[i];
-        let v = zes_mem_bandwidth_t { readCounter: mm.read_bytes as u64, writeCounter: mm.write_bytes as u64, maxBandwidth: mm.bandwidth, timestamp: timestamp_us(now) };
+        let v = zes_mem_bandwidth_t {
+            readCounter: mm.read_bytes as u64,
+            writeCounter: mm.write_bytes as u64,
+            maxBandwidth: mm.bandwidth,
+            timestamp: timestamp_us(now),
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put(pBandwidth, v) });
         ZE_RESULT_SUCCESS
     }
 
     // ---------------- power ----------------
-    unsafe fn zesDeviceEnumPowerDomains(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phPower: *mut zes_pwr_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumPowerDomains(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phPower: *mut zes_pwr_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].powers.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phPower, n, |i, p| put(p, zes_pwr_handle_t(handles::make(Kind::Power, d, i)))) }
+        unsafe {
+            enumerate(pCount, phPower, n, |i, p| put(p, zes_pwr_handle_t(handles::make(Kind::Power, d, i))))
+        }
     }
 
-    unsafe fn zesDeviceGetCardPowerDomain(&self, hDevice: zes_device_handle_t, phPower: *mut zes_pwr_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceGetCardPowerDomain(
+        &self,
+        hDevice: zes_device_handle_t,
+        phPower: *mut zes_pwr_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         if phPower.is_null() {
@@ -690,7 +902,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPowerGetProperties(&self, hPower: zes_pwr_handle_t, pProperties: *mut zes_power_properties_t) -> ze_result_t {
+    unsafe fn zesPowerGetProperties(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pProperties: *mut zes_power_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         let dev = &m.devices[d];
@@ -728,7 +944,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPowerGetEnergyCounter(&self, hPower: zes_pwr_handle_t, pEnergy: *mut zes_power_energy_counter_t) -> ze_result_t {
+    unsafe fn zesPowerGetEnergyCounter(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pEnergy: *mut zes_power_energy_counter_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         if m.faults.unprivileged {
@@ -753,7 +973,13 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPowerGetLimits(&self, hPower: zes_pwr_handle_t, pSustained: *mut zes_power_sustained_limit_t, pBurst: *mut zes_power_burst_limit_t, pPeak: *mut zes_power_peak_limit_t) -> ze_result_t {
+    unsafe fn zesPowerGetLimits(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pSustained: *mut zes_power_sustained_limit_t,
+        pBurst: *mut zes_power_burst_limit_t,
+        pPeak: *mut zes_power_peak_limit_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         let pw = &m.devices[d].powers[i];
@@ -764,7 +990,11 @@ impl Driver for Sim {
         // SAFETY: each out pointer is optional: written only when non-null.
         unsafe {
             if !pSustained.is_null() {
-                *pSustained = zes_power_sustained_limit_t { enabled: boolean(l.sustained_enabled), power: l.sustained_mw, interval: l.interval_ms };
+                *pSustained = zes_power_sustained_limit_t {
+                    enabled: boolean(l.sustained_enabled),
+                    power: l.sustained_mw,
+                    interval: l.interval_ms,
+                };
             }
             if !pBurst.is_null() {
                 *pBurst = zes_power_burst_limit_t { enabled: boolean(l.burst_enabled), power: l.burst_mw };
@@ -776,7 +1006,13 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPowerSetLimits(&self, hPower: zes_pwr_handle_t, pSustained: *const zes_power_sustained_limit_t, pBurst: *const zes_power_burst_limit_t, pPeak: *const zes_power_peak_limit_t) -> ze_result_t {
+    unsafe fn zesPowerSetLimits(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pSustained: *const zes_power_sustained_limit_t,
+        pBurst: *const zes_power_burst_limit_t,
+        pPeak: *const zes_power_peak_limit_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         let (lo, hi) = {
@@ -806,7 +1042,10 @@ impl Driver for Sim {
                 l.burst_mw = b.power;
             }
             if let Some(p) = pPeak.as_ref() {
-                if p.powerAC < lo || p.powerAC > hi * 3 || (p.powerDC != -1 && (p.powerDC < lo || p.powerDC > hi * 3)) {
+                if p.powerAC < lo
+                    || p.powerAC > hi * 3
+                    || (p.powerDC != -1 && (p.powerDC < lo || p.powerDC > hi * 3))
+                {
                     return ZE_RESULT_ERROR_INVALID_ARGUMENT;
                 }
                 l.peak_ac_mw = p.powerAC;
@@ -817,14 +1056,24 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPowerGetLimitsExt(&self, hPower: zes_pwr_handle_t, pCount: *mut u32, pSustained: *mut zes_power_limit_ext_desc_t) -> ze_result_t {
+    unsafe fn zesPowerGetLimitsExt(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pCount: *mut u32,
+        pSustained: *mut zes_power_limit_ext_desc_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         let pw = &m.devices[d].powers[i];
         let l = pw.limits;
         let descs = if pw.can_control {
             vec![
-                power_limit_desc(ZES_POWER_LEVEL_SUSTAINED, l.sustained_enabled, l.interval_ms, l.sustained_mw),
+                power_limit_desc(
+                    ZES_POWER_LEVEL_SUSTAINED,
+                    l.sustained_enabled,
+                    l.interval_ms,
+                    l.sustained_mw,
+                ),
                 power_limit_desc(ZES_POWER_LEVEL_BURST, l.burst_enabled, 2, l.burst_mw),
                 power_limit_desc(ZES_POWER_LEVEL_PEAK, true, 0, l.peak_ac_mw),
             ]
@@ -835,7 +1084,12 @@ impl Driver for Sim {
         unsafe { enumerate(pCount, pSustained, descs.len(), |k, p| put_chained(p, descs[k])) }
     }
 
-    unsafe fn zesPowerSetLimitsExt(&self, hPower: zes_pwr_handle_t, pCount: *mut u32, pSustained: *mut zes_power_limit_ext_desc_t) -> ze_result_t {
+    unsafe fn zesPowerSetLimitsExt(
+        &self,
+        hPower: zes_pwr_handle_t,
+        pCount: *mut u32,
+        pSustained: *mut zes_power_limit_ext_desc_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPower.0, Kind::Power, |d| d.powers.len()));
         let (lo, hi) = {
@@ -889,15 +1143,28 @@ impl Driver for Sim {
     }
 
     // ---------------- frequency ----------------
-    unsafe fn zesDeviceEnumFrequencyDomains(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phFrequency: *mut zes_freq_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumFrequencyDomains(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phFrequency: *mut zes_freq_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].freqs.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phFrequency, n, |i, p| put(p, zes_freq_handle_t(handles::make(Kind::Frequency, d, i)))) }
+        unsafe {
+            enumerate(pCount, phFrequency, n, |i, p| {
+                put(p, zes_freq_handle_t(handles::make(Kind::Frequency, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesFrequencyGetProperties(&self, hFrequency: zes_freq_handle_t, pProperties: *mut zes_freq_properties_t) -> ze_result_t {
+    unsafe fn zesFrequencyGetProperties(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pProperties: *mut zes_freq_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let f = &m.devices[d].freqs[i];
@@ -917,7 +1184,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFrequencyGetAvailableClocks(&self, hFrequency: zes_freq_handle_t, pCount: *mut u32, phFrequency: *mut f64) -> ze_result_t {
+    unsafe fn zesFrequencyGetAvailableClocks(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pCount: *mut u32,
+        phFrequency: *mut f64,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let f = &m.devices[d].freqs[i];
@@ -927,7 +1199,11 @@ impl Driver for Sim {
         unsafe { enumerate(pCount, phFrequency, n, |k, p| put(p, lo + step * k as f64)) }
     }
 
-    unsafe fn zesFrequencyGetRange(&self, hFrequency: zes_freq_handle_t, pLimits: *mut zes_freq_range_t) -> ze_result_t {
+    unsafe fn zesFrequencyGetRange(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pLimits: *mut zes_freq_range_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let f = &m.devices[d].freqs[i];
@@ -936,7 +1212,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFrequencySetRange(&self, hFrequency: zes_freq_handle_t, pLimits: *const zes_freq_range_t) -> ze_result_t {
+    unsafe fn zesFrequencySetRange(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pLimits: *const zes_freq_range_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         // SAFETY: optional read of the caller's struct.
@@ -957,13 +1237,21 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFrequencyGetState(&self, hFrequency: zes_freq_handle_t, pState: *mut zes_freq_state_t) -> ze_result_t {
+    unsafe fn zesFrequencyGetState(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pState: *mut zes_freq_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let dev = &m.devices[d];
         let f = &dev.freqs[i];
         let v = zes_freq_state_t {
-            currentVoltage: if f.domain == zes_freq_domain_t::GPU { 0.7 + 0.3 * (f.actual - f.hw_min) / (f.hw_max - f.hw_min).max(1.0) } else { -1.0 },
+            currentVoltage: if f.domain == zes_freq_domain_t::GPU {
+                0.7 + 0.3 * (f.actual - f.hw_min) / (f.hw_max - f.hw_min).max(1.0)
+            } else {
+                -1.0
+            },
             request: f.request,
             tdp: f.hw_max,
             efficient: f.efficient,
@@ -976,26 +1264,51 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFrequencyGetThrottleTime(&self, hFrequency: zes_freq_handle_t, pThrottleTime: *mut zes_freq_throttle_time_t) -> ze_result_t {
+    unsafe fn zesFrequencyGetThrottleTime(
+        &self,
+        hFrequency: zes_freq_handle_t,
+        pThrottleTime: *mut zes_freq_throttle_time_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let now = m.now();
         let f = &m.devices[d].freqs[i];
         // SAFETY: caller's struct, null-checked.
-        tri!(unsafe { put(pThrottleTime, zes_freq_throttle_time_t { throttleTime: (f.throttle_s * 1e6) as u64, timestamp: timestamp_us(now) }) });
+        tri!(unsafe {
+            put(
+                pThrottleTime,
+                zes_freq_throttle_time_t {
+                    throttleTime: (f.throttle_s * 1e6) as u64,
+                    timestamp: timestamp_us(now),
+                },
+            )
+        });
         ZE_RESULT_SUCCESS
     }
 
     // ---------------- temperature ----------------
-    unsafe fn zesDeviceEnumTemperatureSensors(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phTemperature: *mut zes_temp_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumTemperatureSensors(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phTemperature: *mut zes_temp_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].temps.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phTemperature, n, |i, p| put(p, zes_temp_handle_t(handles::make(Kind::Temperature, d, i)))) }
+        unsafe {
+            enumerate(pCount, phTemperature, n, |i, p| {
+                put(p, zes_temp_handle_t(handles::make(Kind::Temperature, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesTemperatureGetProperties(&self, hTemperature: zes_temp_handle_t, pProperties: *mut zes_temp_properties_t) -> ze_result_t {
+    unsafe fn zesTemperatureGetProperties(
+        &self,
+        hTemperature: zes_temp_handle_t,
+        pProperties: *mut zes_temp_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hTemperature.0, Kind::Temperature, |d| d.temps.len()));
         let dev = &m.devices[d];
@@ -1017,7 +1330,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesTemperatureGetConfig(&self, hTemperature: zes_temp_handle_t, pConfig: *mut zes_temp_config_t) -> ze_result_t {
+    unsafe fn zesTemperatureGetConfig(
+        &self,
+        hTemperature: zes_temp_handle_t,
+        pConfig: *mut zes_temp_config_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hTemperature.0, Kind::Temperature, |d| d.temps.len()));
         let s = &m.devices[d].temps[i];
@@ -1029,7 +1346,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesTemperatureSetConfig(&self, hTemperature: zes_temp_handle_t, pConfig: *const zes_temp_config_t) -> ze_result_t {
+    unsafe fn zesTemperatureSetConfig(
+        &self,
+        hTemperature: zes_temp_handle_t,
+        pConfig: *const zes_temp_config_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hTemperature.0, Kind::Temperature, |d| d.temps.len()));
         // SAFETY: optional read of the caller's struct.
@@ -1052,7 +1373,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesTemperatureGetState(&self, hTemperature: zes_temp_handle_t, pTemperature: *mut f64) -> ze_result_t {
+    unsafe fn zesTemperatureGetState(
+        &self,
+        hTemperature: zes_temp_handle_t,
+        pTemperature: *mut f64,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hTemperature.0, Kind::Temperature, |d| d.temps.len()));
         if m.faults.unprivileged {
@@ -1065,26 +1390,48 @@ impl Driver for Sim {
     }
 
     // ---------------- engines ----------------
-    unsafe fn zesDeviceEnumEngineGroups(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phEngine: *mut zes_engine_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumEngineGroups(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phEngine: *mut zes_engine_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = if m.faults.unprivileged { 0 } else { m.devices[d].engines.len() };
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phEngine, n, |i, p| put(p, zes_engine_handle_t(handles::make(Kind::Engine, d, i)))) }
+        unsafe {
+            enumerate(pCount, phEngine, n, |i, p| {
+                put(p, zes_engine_handle_t(handles::make(Kind::Engine, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesEngineGetProperties(&self, hEngine: zes_engine_handle_t, pProperties: *mut zes_engine_properties_t) -> ze_result_t {
+    unsafe fn zesEngineGetProperties(
+        &self,
+        hEngine: zes_engine_handle_t,
+        pProperties: *mut zes_engine_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hEngine.0, Kind::Engine, |d| d.engines.len()));
         let e = &m.devices[d].engines[i];
         let (on, sid) = sub(e.tile);
-        let v = zes_engine_properties_t { r#type: e.group, onSubdevice: on, subdeviceId: sid, ..Default::default() };
+        let v = zes_engine_properties_t {
+            r#type: e.group,
+            onSubdevice: on,
+            subdeviceId: sid,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pProperties, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesEngineGetActivity(&self, hEngine: zes_engine_handle_t, pStats: *mut zes_engine_stats_t) -> ze_result_t {
+    unsafe fn zesEngineGetActivity(
+        &self,
+        hEngine: zes_engine_handle_t,
+        pStats: *mut zes_engine_stats_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hEngine.0, Kind::Engine, |d| d.engines.len()));
         if pStats.is_null() {
@@ -1094,14 +1441,23 @@ impl Driver for Sim {
         let repeat = m.faults.repeat_timestamps;
         let e = &mut m.devices[d].engines[i];
         e.reads += 1;
-        let sample = if repeat && e.reads % 2 == 0 { e.last_sample } else { ((e.active_s * 1e6) as u64, timestamp_us(now)) };
+        let sample = if repeat && e.reads % 2 == 0 {
+            e.last_sample
+        } else {
+            ((e.active_s * 1e6) as u64, timestamp_us(now))
+        };
         e.last_sample = sample;
         // SAFETY: non-null caller struct.
         tri!(unsafe { put(pStats, zes_engine_stats_t { activeTime: sample.0, timestamp: sample.1 }) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesEngineGetActivityExt(&self, hEngine: zes_engine_handle_t, pCount: *mut u32, pStats: *mut zes_engine_stats_t) -> ze_result_t {
+    unsafe fn zesEngineGetActivityExt(
+        &self,
+        hEngine: zes_engine_handle_t,
+        pCount: *mut u32,
+        pStats: *mut zes_engine_stats_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hEngine.0, Kind::Engine, |d| d.engines.len()));
         let now = m.now();
@@ -1112,7 +1468,11 @@ impl Driver for Sim {
     }
 
     // ---------------- ECC ----------------
-    unsafe fn zesDeviceEccAvailable(&self, hDevice: zes_device_handle_t, pAvailable: *mut ze_bool_t) -> ze_result_t {
+    unsafe fn zesDeviceEccAvailable(
+        &self,
+        hDevice: zes_device_handle_t,
+        pAvailable: *mut ze_bool_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         // SAFETY: caller's out pointer, null-checked.
@@ -1120,7 +1480,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDeviceEccConfigurable(&self, hDevice: zes_device_handle_t, pConfigurable: *mut ze_bool_t) -> ze_result_t {
+    unsafe fn zesDeviceEccConfigurable(
+        &self,
+        hDevice: zes_device_handle_t,
+        pConfigurable: *mut ze_bool_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         // SAFETY: caller's out pointer, null-checked.
@@ -1128,18 +1492,32 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDeviceGetEccState(&self, hDevice: zes_device_handle_t, pState: *mut zes_device_ecc_properties_t) -> ze_result_t {
+    unsafe fn zesDeviceGetEccState(
+        &self,
+        hDevice: zes_device_handle_t,
+        pState: *mut zes_device_ecc_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &m.devices[d];
         if !dev.p.ecc_supported {
             return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;
         }
-        let action = if dev.ecc_pending != dev.ecc_current { ZES_DEVICE_ACTION_WARM_CARD_RESET } else { ZES_DEVICE_ACTION_NONE };
-        let v = zes_device_ecc_properties_t { currentState: dev.ecc_current, pendingState: dev.ecc_pending, pendingAction: action, ..Default::default() };
+        let action = if dev.ecc_pending != dev.ecc_current {
+            ZES_DEVICE_ACTION_WARM_CARD_RESET
+        } else {
+            ZES_DEVICE_ACTION_NONE
+        };
+        let v = zes_device_ecc_properties_t {
+            currentState: dev.ecc_current,
+            pendingState: dev.ecc_pending,
+            pendingAction: action,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pState, v) });
-        let default = if dev.p.ecc_enabled { ZES_DEVICE_ECC_STATE_ENABLED } else { ZES_DEVICE_ECC_STATE_DISABLED };
+        let default =
+            if dev.p.ecc_enabled { ZES_DEVICE_ECC_STATE_ENABLED } else { ZES_DEVICE_ECC_STATE_DISABLED };
         // SAFETY: the caller's chain.
         unsafe {
             walk_chain((*pState).pNext, |stype, ptr| {
@@ -1151,7 +1529,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDeviceSetEccState(&self, hDevice: zes_device_handle_t, newState: *const zes_device_ecc_desc_t, pState: *mut zes_device_ecc_properties_t) -> ze_result_t {
+    unsafe fn zesDeviceSetEccState(
+        &self,
+        hDevice: zes_device_handle_t,
+        newState: *const zes_device_ecc_desc_t,
+        pState: *mut zes_device_ecc_properties_t,
+    ) -> ze_result_t {
         {
             let mut m = machine();
             let (d, _) = tri!(m.device(hDevice.0));
@@ -1174,20 +1557,33 @@ impl Driver for Sim {
     }
 
     // ---------------- fans ----------------
-    unsafe fn zesDeviceEnumFans(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phFan: *mut zes_fan_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumFans(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phFan: *mut zes_fan_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].fans.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phFan, n, |i, p| put(p, zes_fan_handle_t(handles::make(Kind::Fan, d, i)))) }
+        unsafe {
+            enumerate(pCount, phFan, n, |i, p| put(p, zes_fan_handle_t(handles::make(Kind::Fan, d, i))))
+        }
     }
 
-    unsafe fn zesFanGetProperties(&self, hFan: zes_fan_handle_t, pProperties: *mut zes_fan_properties_t) -> ze_result_t {
+    unsafe fn zesFanGetProperties(
+        &self,
+        hFan: zes_fan_handle_t,
+        pProperties: *mut zes_fan_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.component(hFan.0, Kind::Fan, |d| d.fans.len()));
         let v = zes_fan_properties_t {
             canControl: 1,
-            supportedModes: (1 << ZES_FAN_SPEED_MODE_DEFAULT.0) | (1 << ZES_FAN_SPEED_MODE_FIXED.0) | (1 << ZES_FAN_SPEED_MODE_TABLE.0),
+            supportedModes: (1 << ZES_FAN_SPEED_MODE_DEFAULT.0)
+                | (1 << ZES_FAN_SPEED_MODE_FIXED.0)
+                | (1 << ZES_FAN_SPEED_MODE_TABLE.0),
             supportedUnits: (1 << ZES_FAN_SPEED_UNITS_RPM.0) | (1 << ZES_FAN_SPEED_UNITS_PERCENT.0),
             maxRPM: m.devices[d].p.fan_max_rpm,
             maxPoints: 10,
@@ -1202,7 +1598,8 @@ impl Driver for Sim {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFan.0, Kind::Fan, |d| d.fans.len()));
         let f = &m.devices[d].fans[i];
-        let v = zes_fan_config_t { mode: f.mode, speedFixed: f.fixed, speedTable: f.table, ..Default::default() };
+        let v =
+            zes_fan_config_t { mode: f.mode, speedFixed: f.fixed, speedTable: f.table, ..Default::default() };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pConfig, v) });
         ZE_RESULT_SUCCESS
@@ -1215,7 +1612,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFanSetFixedSpeedMode(&self, hFan: zes_fan_handle_t, speed: *const zes_fan_speed_t) -> ze_result_t {
+    unsafe fn zesFanSetFixedSpeedMode(
+        &self,
+        hFan: zes_fan_handle_t,
+        speed: *const zes_fan_speed_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFan.0, Kind::Fan, |d| d.fans.len()));
         // SAFETY: optional read of the caller's struct.
@@ -1237,7 +1638,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFanSetSpeedTableMode(&self, hFan: zes_fan_handle_t, speedTable: *const zes_fan_speed_table_t) -> ze_result_t {
+    unsafe fn zesFanSetSpeedTableMode(
+        &self,
+        hFan: zes_fan_handle_t,
+        speedTable: *const zes_fan_speed_table_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFan.0, Kind::Fan, |d| d.fans.len()));
         // SAFETY: optional read of the caller's struct.
@@ -1253,7 +1658,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesFanGetState(&self, hFan: zes_fan_handle_t, units: zes_fan_speed_units_t, pSpeed: *mut i32) -> ze_result_t {
+    unsafe fn zesFanGetState(
+        &self,
+        hFan: zes_fan_handle_t,
+        units: zes_fan_speed_units_t,
+        pSpeed: *mut i32,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFan.0, Kind::Fan, |d| d.fans.len()));
         let dev = &m.devices[d];
@@ -1269,39 +1679,69 @@ impl Driver for Sim {
     }
 
     // ---------------- firmware ----------------
-    unsafe fn zesDeviceEnumFirmwares(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phFirmware: *mut zes_firmware_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumFirmwares(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phFirmware: *mut zes_firmware_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].p.firmware.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phFirmware, n, |i, p| put(p, zes_firmware_handle_t(handles::make(Kind::Firmware, d, i)))) }
+        unsafe {
+            enumerate(pCount, phFirmware, n, |i, p| {
+                put(p, zes_firmware_handle_t(handles::make(Kind::Firmware, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesFirmwareGetProperties(&self, hFirmware: zes_firmware_handle_t, pProperties: *mut zes_firmware_properties_t) -> ze_result_t {
+    unsafe fn zesFirmwareGetProperties(
+        &self,
+        hFirmware: zes_firmware_handle_t,
+        pProperties: *mut zes_firmware_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFirmware.0, Kind::Firmware, |d| d.p.firmware.len()));
         let (name, version) = &m.devices[d].p.firmware[i];
-        let v = zes_firmware_properties_t { canControl: 0, name: chars(name), version: chars(version), ..Default::default() };
+        let v = zes_firmware_properties_t {
+            canControl: 0,
+            name: chars(name),
+            version: chars(version),
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pProperties, v) });
         ZE_RESULT_SUCCESS
     }
 
     // ---------------- RAS ----------------
-    unsafe fn zesDeviceEnumRasErrorSets(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phRas: *mut zes_ras_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumRasErrorSets(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phRas: *mut zes_ras_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].ras.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phRas, n, |i, p| put(p, zes_ras_handle_t(handles::make(Kind::Ras, d, i)))) }
+        unsafe {
+            enumerate(pCount, phRas, n, |i, p| put(p, zes_ras_handle_t(handles::make(Kind::Ras, d, i))))
+        }
     }
 
-    unsafe fn zesRasGetProperties(&self, hRas: zes_ras_handle_t, pProperties: *mut zes_ras_properties_t) -> ze_result_t {
+    unsafe fn zesRasGetProperties(
+        &self,
+        hRas: zes_ras_handle_t,
+        pProperties: *mut zes_ras_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hRas.0, Kind::Ras, |d| d.ras.len()));
         let r = &m.devices[d].ras[i];
         let (on, sid) = sub(r.tile);
-        let v = zes_ras_properties_t { r#type: r.kind, onSubdevice: on, subdeviceId: sid, ..Default::default() };
+        let v =
+            zes_ras_properties_t { r#type: r.kind, onSubdevice: on, subdeviceId: sid, ..Default::default() };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pProperties, v) });
         ZE_RESULT_SUCCESS
@@ -1311,13 +1751,21 @@ impl Driver for Sim {
         let mut m = machine();
         let (d, i) = tri!(m.component(hRas.0, Kind::Ras, |d| d.ras.len()));
         let r = &m.devices[d].ras[i];
-        let v = zes_ras_config_t { totalThreshold: r.total_threshold, detailedThresholds: zes_ras_state_t { category: r.detailed, ..Default::default() }, ..Default::default() };
+        let v = zes_ras_config_t {
+            totalThreshold: r.total_threshold,
+            detailedThresholds: zes_ras_state_t { category: r.detailed, ..Default::default() },
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pConfig, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesRasSetConfig(&self, hRas: zes_ras_handle_t, pConfig: *const zes_ras_config_t) -> ze_result_t {
+    unsafe fn zesRasSetConfig(
+        &self,
+        hRas: zes_ras_handle_t,
+        pConfig: *const zes_ras_config_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hRas.0, Kind::Ras, |d| d.ras.len()));
         // SAFETY: optional read of the caller's struct.
@@ -1330,7 +1778,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesRasGetState(&self, hRas: zes_ras_handle_t, clear: ze_bool_t, pState: *mut zes_ras_state_t) -> ze_result_t {
+    unsafe fn zesRasGetState(
+        &self,
+        hRas: zes_ras_handle_t,
+        clear: ze_bool_t,
+        pState: *mut zes_ras_state_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hRas.0, Kind::Ras, |d| d.ras.len()));
         if pState.is_null() {
@@ -1350,25 +1803,47 @@ impl Driver for Sim {
     }
 
     // ---------------- standby ----------------
-    unsafe fn zesDeviceEnumStandbyDomains(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phStandby: *mut zes_standby_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumStandbyDomains(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phStandby: *mut zes_standby_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].standbys.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phStandby, n, |i, p| put(p, zes_standby_handle_t(handles::make(Kind::Standby, d, i)))) }
+        unsafe {
+            enumerate(pCount, phStandby, n, |i, p| {
+                put(p, zes_standby_handle_t(handles::make(Kind::Standby, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesStandbyGetProperties(&self, hStandby: zes_standby_handle_t, pProperties: *mut zes_standby_properties_t) -> ze_result_t {
+    unsafe fn zesStandbyGetProperties(
+        &self,
+        hStandby: zes_standby_handle_t,
+        pProperties: *mut zes_standby_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hStandby.0, Kind::Standby, |d| d.standbys.len()));
         let (on, sid) = sub(m.devices[d].standbys[i].tile);
-        let v = zes_standby_properties_t { r#type: ZES_STANDBY_TYPE_GLOBAL, onSubdevice: on, subdeviceId: sid, ..Default::default() };
+        let v = zes_standby_properties_t {
+            r#type: ZES_STANDBY_TYPE_GLOBAL,
+            onSubdevice: on,
+            subdeviceId: sid,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pProperties, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesStandbyGetMode(&self, hStandby: zes_standby_handle_t, pMode: *mut zes_standby_promo_mode_t) -> ze_result_t {
+    unsafe fn zesStandbyGetMode(
+        &self,
+        hStandby: zes_standby_handle_t,
+        pMode: *mut zes_standby_promo_mode_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hStandby.0, Kind::Standby, |d| d.standbys.len()));
         // SAFETY: caller's out pointer, null-checked.
@@ -1376,7 +1851,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesStandbySetMode(&self, hStandby: zes_standby_handle_t, mode: zes_standby_promo_mode_t) -> ze_result_t {
+    unsafe fn zesStandbySetMode(
+        &self,
+        hStandby: zes_standby_handle_t,
+        mode: zes_standby_promo_mode_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hStandby.0, Kind::Standby, |d| d.standbys.len()));
         if mode != ZES_STANDBY_PROMO_MODE_DEFAULT && mode != ZES_STANDBY_PROMO_MODE_NEVER {
@@ -1387,15 +1866,28 @@ impl Driver for Sim {
     }
 
     // ---------------- scheduler ----------------
-    unsafe fn zesDeviceEnumSchedulers(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phScheduler: *mut zes_sched_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumSchedulers(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phScheduler: *mut zes_sched_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].scheds.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phScheduler, n, |i, p| put(p, zes_sched_handle_t(handles::make(Kind::Scheduler, d, i)))) }
+        unsafe {
+            enumerate(pCount, phScheduler, n, |i, p| {
+                put(p, zes_sched_handle_t(handles::make(Kind::Scheduler, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesSchedulerGetProperties(&self, hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_properties_t) -> ze_result_t {
+    unsafe fn zesSchedulerGetProperties(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        pProperties: *mut zes_sched_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         let (on, sid) = sub(m.devices[d].scheds[i].tile);
@@ -1404,7 +1896,9 @@ impl Driver for Sim {
             subdeviceId: sid,
             canControl: 1,
             engines: zes_engine_type_flags_t::COMPUTE | zes_engine_type_flags_t::RENDER,
-            supportedModes: (1 << ZES_SCHED_MODE_TIMEOUT.0) | (1 << ZES_SCHED_MODE_TIMESLICE.0) | (1 << ZES_SCHED_MODE_EXCLUSIVE.0),
+            supportedModes: (1 << ZES_SCHED_MODE_TIMEOUT.0)
+                | (1 << ZES_SCHED_MODE_TIMESLICE.0)
+                | (1 << ZES_SCHED_MODE_EXCLUSIVE.0),
             ..Default::default()
         };
         // SAFETY: caller's struct, null-checked.
@@ -1412,7 +1906,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerGetCurrentMode(&self, hScheduler: zes_sched_handle_t, pMode: *mut zes_sched_mode_t) -> ze_result_t {
+    unsafe fn zesSchedulerGetCurrentMode(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        pMode: *mut zes_sched_mode_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         // SAFETY: caller's out pointer, null-checked.
@@ -1420,28 +1918,47 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerGetTimeoutModeProperties(&self, hScheduler: zes_sched_handle_t, getDefaults: ze_bool_t, pConfig: *mut zes_sched_timeout_properties_t) -> ze_result_t {
+    unsafe fn zesSchedulerGetTimeoutModeProperties(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        getDefaults: ze_bool_t,
+        pConfig: *mut zes_sched_timeout_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         let s = &m.devices[d].scheds[i];
-        let v = zes_sched_timeout_properties_t { watchdogTimeout: if getDefaults != 0 { 640_000 } else { s.watchdog_us }, ..Default::default() };
+        let v = zes_sched_timeout_properties_t {
+            watchdogTimeout: if getDefaults != 0 { 640_000 } else { s.watchdog_us },
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pConfig, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerGetTimesliceModeProperties(&self, hScheduler: zes_sched_handle_t, getDefaults: ze_bool_t, pConfig: *mut zes_sched_timeslice_properties_t) -> ze_result_t {
+    unsafe fn zesSchedulerGetTimesliceModeProperties(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        getDefaults: ze_bool_t,
+        pConfig: *mut zes_sched_timeslice_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         let s = &m.devices[d].scheds[i];
-        let (interval, yield_us) = if getDefaults != 0 { (5_000, 640_000) } else { (s.interval_us, s.yield_us) };
+        let (interval, yield_us) =
+            if getDefaults != 0 { (5_000, 640_000) } else { (s.interval_us, s.yield_us) };
         let v = zes_sched_timeslice_properties_t { interval, yieldTimeout: yield_us, ..Default::default() };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pConfig, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerSetTimeoutMode(&self, hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_timeout_properties_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
+    unsafe fn zesSchedulerSetTimeoutMode(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        pProperties: *mut zes_sched_timeout_properties_t,
+        pNeedReload: *mut ze_bool_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         if pProperties.is_null() || pNeedReload.is_null() {
@@ -1460,7 +1977,12 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerSetTimesliceMode(&self, hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_timeslice_properties_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
+    unsafe fn zesSchedulerSetTimesliceMode(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        pProperties: *mut zes_sched_timeslice_properties_t,
+        pNeedReload: *mut ze_bool_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         if pProperties.is_null() || pNeedReload.is_null() {
@@ -1480,7 +2002,11 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesSchedulerSetExclusiveMode(&self, hScheduler: zes_sched_handle_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
+    unsafe fn zesSchedulerSetExclusiveMode(
+        &self,
+        hScheduler: zes_sched_handle_t,
+        pNeedReload: *mut ze_bool_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hScheduler.0, Kind::Scheduler, |d| d.scheds.len()));
         if pNeedReload.is_null() {
@@ -1493,26 +2019,48 @@ impl Driver for Sim {
     }
 
     // ---------------- performance factor ----------------
-    unsafe fn zesDeviceEnumPerformanceFactorDomains(&self, hDevice: zes_device_handle_t, pCount: *mut u32, phPerf: *mut zes_perf_handle_t) -> ze_result_t {
+    unsafe fn zesDeviceEnumPerformanceFactorDomains(
+        &self,
+        hDevice: zes_device_handle_t,
+        pCount: *mut u32,
+        phPerf: *mut zes_perf_handle_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let n = m.devices[d].perfs.len();
         // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phPerf, n, |i, p| put(p, zes_perf_handle_t(handles::make(Kind::Performance, d, i)))) }
+        unsafe {
+            enumerate(pCount, phPerf, n, |i, p| {
+                put(p, zes_perf_handle_t(handles::make(Kind::Performance, d, i)))
+            })
+        }
     }
 
-    unsafe fn zesPerformanceFactorGetProperties(&self, hPerf: zes_perf_handle_t, pProperties: *mut zes_perf_properties_t) -> ze_result_t {
+    unsafe fn zesPerformanceFactorGetProperties(
+        &self,
+        hPerf: zes_perf_handle_t,
+        pProperties: *mut zes_perf_properties_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPerf.0, Kind::Performance, |d| d.perfs.len()));
         let p = &m.devices[d].perfs[i];
         let (on, sid) = sub(p.tile);
-        let v = zes_perf_properties_t { onSubdevice: on, subdeviceId: sid, engines: p.engines, ..Default::default() };
+        let v = zes_perf_properties_t {
+            onSubdevice: on,
+            subdeviceId: sid,
+            engines: p.engines,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pProperties, v) });
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesPerformanceFactorGetConfig(&self, hPerf: zes_perf_handle_t, pFactor: *mut f64) -> ze_result_t {
+    unsafe fn zesPerformanceFactorGetConfig(
+        &self,
+        hPerf: zes_perf_handle_t,
+        pFactor: *mut f64,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, i) = tri!(m.component(hPerf.0, Kind::Performance, |d| d.perfs.len()));
         // SAFETY: caller's out pointer, null-checked.
@@ -1531,7 +2079,11 @@ impl Driver for Sim {
     }
 
     // ---------------- events ----------------
-    unsafe fn zesDeviceEventRegister(&self, hDevice: zes_device_handle_t, events: zes_event_type_flags_t) -> ze_result_t {
+    unsafe fn zesDeviceEventRegister(
+        &self,
+        hDevice: zes_device_handle_t,
+        events: zes_event_type_flags_t,
+    ) -> ze_result_t {
         let mut m = machine();
         let (d, _) = tri!(m.device(hDevice.0));
         let dev = &mut m.devices[d];
@@ -1543,12 +2095,37 @@ impl Driver for Sim {
         ZE_RESULT_SUCCESS
     }
 
-    unsafe fn zesDriverEventListen(&self, hDriver: ze_driver_handle_t, timeout: u32, count: u32, phDevices: *mut zes_device_handle_t, pNumDeviceEvents: *mut u32, pEvents: *mut zes_event_type_flags_t) -> ze_result_t {
+    unsafe fn zesDriverEventListen(
+        &self,
+        hDriver: ze_driver_handle_t,
+        timeout: u32,
+        count: u32,
+        phDevices: *mut zes_device_handle_t,
+        pNumDeviceEvents: *mut u32,
+        pEvents: *mut zes_event_type_flags_t,
+    ) -> ze_result_t {
         // SAFETY: same arguments; a u32 timeout of all ones means wait forever in both.
-        unsafe { self.zesDriverEventListenEx(hDriver, if timeout == u32::MAX { u64::MAX } else { timeout as u64 }, count, phDevices, pNumDeviceEvents, pEvents) }
+        unsafe {
+            self.zesDriverEventListenEx(
+                hDriver,
+                if timeout == u32::MAX { u64::MAX } else { timeout as u64 },
+                count,
+                phDevices,
+                pNumDeviceEvents,
+                pEvents,
+            )
+        }
     }
 
-    unsafe fn zesDriverEventListenEx(&self, hDriver: ze_driver_handle_t, timeout: u64, count: u32, phDevices: *mut zes_device_handle_t, pNumDeviceEvents: *mut u32, pEvents: *mut zes_event_type_flags_t) -> ze_result_t {
+    unsafe fn zesDriverEventListenEx(
+        &self,
+        hDriver: ze_driver_handle_t,
+        timeout: u64,
+        count: u32,
+        phDevices: *mut zes_device_handle_t,
+        pNumDeviceEvents: *mut u32,
+        pEvents: *mut zes_event_type_flags_t,
+    ) -> ze_result_t {
         tri!(machine().check_driver(hDriver.0));
         if count == 0 || phDevices.is_null() || pNumDeviceEvents.is_null() || pEvents.is_null() {
             return ZE_RESULT_ERROR_INVALID_NULL_POINTER;

@@ -13,7 +13,10 @@ pub enum Trigger {
     /// Every call after the first n.
     After(u64),
     /// Each call with probability p, from a seeded generator (reproducible).
-    Probability { p: f64, seed: u64 },
+    Probability {
+        p: f64,
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,7 +47,8 @@ pub fn function_index(name: &str) -> Option<usize> {
 impl FaultRule {
     /// `function=RESULT[@every|@nth:N|@after:N|@p:P[:seed=S]]`.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (name, rest) = spec.split_once('=').ok_or_else(|| format!("{spec:?}: expected function=RESULT@trigger"))?;
+        let (name, rest) =
+            spec.split_once('=').ok_or_else(|| format!("{spec:?}: expected function=RESULT@trigger"))?;
         let name = name.trim();
         let function = function_index(name).ok_or_else(|| format!("unknown function {name:?}"))?;
         let (code, trigger) = match rest.split_once('@') {
@@ -56,7 +60,8 @@ impl FaultRule {
             None | Some("every") => Trigger::Every,
             Some(t) => {
                 let parts: Vec<&str> = t.split(':').collect();
-                let int = |s: &str| s.parse::<u64>().map_err(|_| format!("trigger {t:?}: {s:?} is not a count"));
+                let int =
+                    |s: &str| s.parse::<u64>().map_err(|_| format!("trigger {t:?}: {s:?} is not a count"));
                 match parts.as_slice() {
                     ["nth", n] => {
                         let n = int(n)?;
@@ -67,7 +72,8 @@ impl FaultRule {
                     }
                     ["after", n] => Trigger::After(int(n)?),
                     ["p", p, rest @ ..] => {
-                        let p: f64 = p.parse().map_err(|_| format!("trigger {t:?}: {p:?} is not a probability"))?;
+                        let p: f64 =
+                            p.parse().map_err(|_| format!("trigger {t:?}: {p:?} is not a probability"))?;
                         if !(0.0..=1.0).contains(&p) {
                             return Err(format!("trigger {t:?}: probability must be from 0 to 1"));
                         }
@@ -122,8 +128,10 @@ impl FaultConfig {
             self.unprivileged = !matches!(v.trim(), "" | "0" | "false" | "no");
         }
         if let Ok(v) = std::env::var("ZES_SIM_LATENCY_US") {
-            self.latency_us =
-                v.trim().parse().map_err(|_| format!("ZES_SIM_LATENCY_US: expected microseconds, got {v:?}"))?;
+            self.latency_us = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("ZES_SIM_LATENCY_US: expected microseconds, got {v:?}"))?;
         }
         Ok(())
     }
@@ -191,10 +199,12 @@ mod tests {
 
     #[test]
     fn triggers() {
-        let mut nth = ActiveRule::new(FaultRule::parse("zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@nth:3").unwrap());
+        let mut nth =
+            ActiveRule::new(FaultRule::parse("zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@nth:3").unwrap());
         let fired: Vec<bool> = (0..5).map(|_| nth.check().is_some()).collect();
         assert_eq!(fired, [false, false, true, false, false]);
-        let mut after = ActiveRule::new(FaultRule::parse("zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@after:2").unwrap());
+        let mut after =
+            ActiveRule::new(FaultRule::parse("zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@after:2").unwrap());
         let fired: Vec<bool> = (0..4).map(|_| after.check().is_some()).collect();
         assert_eq!(fired, [false, false, true, true]);
         let rule = FaultRule::parse("zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@p:0.25:seed=7").unwrap();

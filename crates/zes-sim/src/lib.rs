@@ -45,15 +45,22 @@ mod table_tests {
         assert_eq!(unsafe { zesGetDeviceProcAddrTable(ZE_API_VERSION_1_16, &mut full) }, ZE_RESULT_SUCCESS);
         let mut full17 = zes_device_dditable_t::default();
         // SAFETY: as above.
-        assert_eq!(unsafe { zesGetDeviceProcAddrTable(ze_api_version_t(0x10011), &mut full17) }, ZE_RESULT_SUCCESS);
+        let rc = unsafe { zesGetDeviceProcAddrTable(ze_api_version_t(0x10011), &mut full17) };
+        assert_eq!(rc, ZE_RESULT_SUCCESS);
         // SAFETY: reading the table as pointer-sized words.
         let words: &[usize; 38] = unsafe { &*(&full17 as *const zes_device_dditable_t).cast() };
         assert_eq!(total, 38);
         assert!(words.iter().all(|w| *w != 0), "all entries set for 1.17");
         // SAFETY: null table and a wrong major version are rejected.
         unsafe {
-            assert_eq!(zesGetDeviceProcAddrTable(ZE_API_VERSION_1_4, core::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
-            assert_eq!(zesGetDeviceProcAddrTable(ze_api_version_t(0x20000), &mut full), ZE_RESULT_ERROR_UNSUPPORTED_VERSION);
+            assert_eq!(
+                zesGetDeviceProcAddrTable(ZE_API_VERSION_1_4, core::ptr::null_mut()),
+                ZE_RESULT_ERROR_INVALID_NULL_POINTER
+            );
+            assert_eq!(
+                zesGetDeviceProcAddrTable(ze_api_version_t(0x20000), &mut full),
+                ZE_RESULT_ERROR_UNSUPPORTED_VERSION
+            );
         }
     }
 }

@@ -346,10 +346,20 @@ impl Device {
             }
             let idle_t = p.ambient_c + p.c_per_w * p.idle_w;
             if p.gpu_temp_sensor {
-                temps.push(Temp { tile, sensor: zes_temp_sensors_t::GPU, value_c: idle_t, config: temps[0].config });
+                temps.push(Temp {
+                    tile,
+                    sensor: zes_temp_sensors_t::GPU,
+                    value_c: idle_t,
+                    config: temps[0].config,
+                });
             }
             if p.memory_temp_sensor {
-                temps.push(Temp { tile, sensor: zes_temp_sensors_t::MEMORY, value_c: idle_t, config: temps[0].config });
+                temps.push(Temp {
+                    tile,
+                    sensor: zes_temp_sensors_t::MEMORY,
+                    value_c: idle_t,
+                    config: temps[0].config,
+                });
             }
             let mut groups = vec![
                 (zes_engine_group_t::ALL, Class::Any),
@@ -480,7 +490,8 @@ impl Device {
         self.util = u;
         let load = (u.compute + 0.7 * u.render + 0.25 * u.media + 0.1 * u.copy).clamp(0.0, 1.0);
         // Power grows with the clock the range allows.
-        let gpu = self.freqs.iter().find(|f| f.domain == zes_freq_domain_t::GPU).map(|f| f.range.1 / f.hw_max);
+        let gpu =
+            self.freqs.iter().find(|f| f.domain == zes_freq_domain_t::GPU).map(|f| f.range.1 / f.hw_max);
         let freq_scale = gpu.unwrap_or(1.0).clamp(0.1, 1.0);
         let perf = self.perfs.first().map(|p| 0.6 + 0.8 * p.factor / 100.0).unwrap_or(1.0);
         let demand = p.idle_w + (p.tdp_w - p.idle_w) * load * freq_scale * perf.min(1.0);
@@ -497,7 +508,11 @@ impl Device {
             reasons |= zes_freq_throttle_reason_flags_t::THERMAL_LIMIT;
             power = p.idle_w + (power - p.idle_w) * 0.85;
         }
-        let ratio = if demand > p.idle_w + 1e-9 { ((power - p.idle_w) / (demand - p.idle_w)).clamp(0.0, 1.0) } else { 1.0 };
+        let ratio = if demand > p.idle_w + 1e-9 {
+            ((power - p.idle_w) / (demand - p.idle_w)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         // Power and energy.
         let tiles = p.tiles.max(1) as f64;
         let board_w = 0.15 * p.idle_w;
@@ -513,7 +528,8 @@ impl Device {
                 zes_freq_domain_t::GPU => {
                     let active = load > 0.02;
                     f.request = if active { f.range.1 } else { f.range.0 };
-                    let target = if active { f.range.0 + (f.range.1 - f.range.0) * ratio.sqrt() } else { f.range.0 };
+                    let target =
+                        if active { f.range.0 + (f.range.1 - f.range.0) * ratio.sqrt() } else { f.range.0 };
                     f.actual = target.clamp(f.range.0, f.range.1);
                     f.reasons = reasons;
                 }
@@ -682,7 +698,8 @@ impl Machine {
         d.advance_to(now);
         for lost in &self.faults.device_lost {
             if lost.device == device
-                && (lost.after_seconds.is_some_and(|s| now >= s) || lost.after_calls.is_some_and(|c| d.calls > c))
+                && (lost.after_seconds.is_some_and(|s| now >= s)
+                    || lost.after_calls.is_some_and(|c| d.calls > c))
             {
                 d.lost = true;
             }
@@ -697,7 +714,8 @@ impl Machine {
 
     /// The processes of a device, as a reader sees them (with churn if that fault is on).
     pub fn processes_of(&mut self, device: usize) -> Vec<ProcessSpec> {
-        let mut out: Vec<ProcessSpec> = self.processes.iter().filter(|p| p.device == device).cloned().collect();
+        let mut out: Vec<ProcessSpec> =
+            self.processes.iter().filter(|p| p.device == device).cloned().collect();
         if self.faults.process_churn {
             let d = &mut self.devices[device];
             d.process_reads += 1;

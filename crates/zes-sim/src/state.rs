@@ -54,10 +54,7 @@ pub fn ensure_loaded() {
 }
 
 pub fn machine() -> MutexGuard<'static, Machine> {
-    MACHINE
-        .get_or_init(|| Mutex::new(build(config_from_env())))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    MACHINE.get_or_init(|| Mutex::new(build(config_from_env()))).lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The error of the last configuration load, if it failed (the machine then has no devices).

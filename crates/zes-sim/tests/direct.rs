@@ -74,11 +74,17 @@ fn opens_as_driver_and_reads() {
         f.zesDriverGet.unwrap()(&mut n, &mut drv);
         let mut found = zes_device_handle_t::NULL;
         let (mut on_sub, mut sub_id) = (1u8, 9u32);
-        assert_eq!(f.zesDriverGetDeviceByUuidExp.unwrap()(drv, ext.uuid, &mut found, &mut on_sub, &mut sub_id), ZE_RESULT_SUCCESS);
+        assert_eq!(
+            f.zesDriverGetDeviceByUuidExp.unwrap()(drv, ext.uuid, &mut found, &mut on_sub, &mut sub_id),
+            ZE_RESULT_SUCCESS
+        );
         assert_eq!((found, on_sub, sub_id), (devs[0], 0, 0));
         let mut subs = [zes_subdevice_exp_properties_t::default(); 4];
         let mut n = 4;
-        assert_eq!(f.zesDeviceGetSubDevicePropertiesExp.unwrap()(devs[0], &mut n, subs.as_mut_ptr()), ZE_RESULT_SUCCESS);
+        assert_eq!(
+            f.zesDeviceGetSubDevicePropertiesExp.unwrap()(devs[0], &mut n, subs.as_mut_ptr()),
+            ZE_RESULT_SUCCESS
+        );
         assert_eq!(n, 2);
         assert_eq!(subs[1].subdeviceId, 1);
 
@@ -112,9 +118,15 @@ fn opens_as_driver_and_reads() {
         f.zesPowerGetLimits.unwrap()(card, &mut sus, std::ptr::null_mut(), std::ptr::null_mut());
         assert_eq!(sus.power, 225_000);
         sus.power = 10;
-        assert_eq!(f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()), ZE_RESULT_ERROR_INVALID_ARGUMENT);
+        assert_eq!(
+            f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()),
+            ZE_RESULT_ERROR_INVALID_ARGUMENT
+        );
         sus.power = 160_000;
-        assert_eq!(f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()), ZE_RESULT_SUCCESS);
+        assert_eq!(
+            f.zesPowerSetLimits.unwrap()(card, &sus, std::ptr::null(), std::ptr::null()),
+            ZE_RESULT_SUCCESS
+        );
         control(&s.raw, r#"{"op":"advance","seconds":1.0}"#).unwrap();
         let mut e2 = zes_power_energy_counter_t::default();
         f.zesPowerGetEnergyCounter.unwrap()(card, &mut e2);
@@ -175,7 +187,10 @@ fn opens_as_driver_and_reads() {
         assert_eq!(avail, 0);
         let desc = zes_device_ecc_desc_t { state: ZES_DEVICE_ECC_STATE_DISABLED, ..Default::default() };
         let mut st = zes_device_ecc_properties_t::default();
-        assert_eq!(f.zesDeviceSetEccState.unwrap()(devs[1], &desc, &mut st), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        assert_eq!(
+            f.zesDeviceSetEccState.unwrap()(devs[1], &desc, &mut st),
+            ZE_RESULT_ERROR_UNSUPPORTED_FEATURE
+        );
         assert_eq!(f.zesDeviceSetEccState.unwrap()(devs[0], &desc, &mut st), ZE_RESULT_SUCCESS);
         assert_eq!(st.currentState, ZES_DEVICE_ECC_STATE_ENABLED);
         assert_eq!(st.pendingState, ZES_DEVICE_ECC_STATE_DISABLED);
@@ -204,10 +219,16 @@ fn opens_as_driver_and_reads() {
         f.zesDevicePciGetProperties.unwrap()(devs[0], &mut pp);
         assert_eq!((pp.maxSpeed.gen, pp.maxSpeed.width), (5, 16));
         let mut card = zes_pwr_handle_t::NULL;
-        assert_eq!(f.zesDeviceGetCardPowerDomain.unwrap()(devs[2], &mut card), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        assert_eq!(
+            f.zesDeviceGetCardPowerDomain.unwrap()(devs[2], &mut card),
+            ZE_RESULT_ERROR_UNSUPPORTED_FEATURE
+        );
         // Not modeled: the trait default.
         let mut n = 0;
-        assert_eq!(f.zesDeviceEnumPsus.unwrap()(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        assert_eq!(
+            f.zesDeviceEnumPsus.unwrap()(devs[0], &mut n, std::ptr::null_mut()),
+            ZE_RESULT_ERROR_UNSUPPORTED_FEATURE
+        );
     }
     let truth = control(&s.raw, r#"{"op":"truth","device":1}"#).unwrap();
     assert_eq!(truth["name"], "Intel(R) Arc(TM) A770 Graphics");
@@ -224,9 +245,18 @@ fn counts_handles_and_pointers() {
     unsafe {
         let mut n = 0;
         let enum_power = f.zesDeviceEnumPowerDomains.unwrap();
-        assert_eq!(enum_power(zes_device_handle_t::NULL, &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
-        assert_eq!(enum_power(zes_device_handle_t::from_raw(0xdead0), &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
-        assert_eq!(enum_power(devs[0], std::ptr::null_mut(), std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+        assert_eq!(
+            enum_power(zes_device_handle_t::NULL, &mut n, std::ptr::null_mut()),
+            ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+        );
+        assert_eq!(
+            enum_power(zes_device_handle_t::from_raw(0xdead0), &mut n, std::ptr::null_mut()),
+            ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+        );
+        assert_eq!(
+            enum_power(devs[0], std::ptr::null_mut(), std::ptr::null_mut()),
+            ZE_RESULT_ERROR_INVALID_NULL_POINTER
+        );
         assert_eq!(enum_power(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
         assert_eq!(n, 3);
         // Larger count is fixed down; smaller fills that many.
@@ -242,8 +272,14 @@ fn counts_handles_and_pointers() {
         assert!(hs2[1].is_null());
         // A power handle is not an engine handle.
         let mut st = zes_engine_stats_t::default();
-        assert_eq!(f.zesEngineGetActivity.unwrap()(zes_engine_handle_t(hs[0].0), &mut st), ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
-        assert_eq!(f.zesPowerGetEnergyCounter.unwrap()(hs[0], std::ptr::null_mut()), ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+        assert_eq!(
+            f.zesEngineGetActivity.unwrap()(zes_engine_handle_t(hs[0].0), &mut st),
+            ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+        );
+        assert_eq!(
+            f.zesPowerGetEnergyCounter.unwrap()(hs[0], std::ptr::null_mut()),
+            ZE_RESULT_ERROR_INVALID_NULL_POINTER
+        );
         let mut props = zes_power_properties_t::default();
         let mut ext = zes_power_ext_properties_t::default();
         let mut dl = zes_power_limit_ext_desc_t::default();
@@ -270,7 +306,11 @@ fn faults() {
         let mut e = zes_power_energy_counter_t::default();
         let energy = f.zesPowerGetEnergyCounter.unwrap();
         // A chosen code on the n-th call.
-        control(&s.raw, r#"{"op":"fault","rule":"zesPowerGetEnergyCounter=ZE_RESULT_ERROR_NOT_AVAILABLE@nth:2"}"#).unwrap();
+        control(
+            &s.raw,
+            r#"{"op":"fault","rule":"zesPowerGetEnergyCounter=ZE_RESULT_ERROR_NOT_AVAILABLE@nth:2"}"#,
+        )
+        .unwrap();
         let rcs: Vec<ze_result_t> = (0..3).map(|_| energy(pw, &mut e)).collect();
         assert_eq!(rcs, [ZE_RESULT_SUCCESS, ZE_RESULT_ERROR_NOT_AVAILABLE, ZE_RESULT_SUCCESS]);
         control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
@@ -304,10 +344,19 @@ fn faults() {
         // Device lost after N calls.
         control(&s.raw, r#"{"op":"fault","device_lost":{"device":1,"after_calls":2}}"#).unwrap();
         let rcs: Vec<ze_result_t> = (0..4).map(|_| energy(pw, &mut e)).collect();
-        assert_eq!(rcs, [ZE_RESULT_SUCCESS, ZE_RESULT_SUCCESS, ZE_RESULT_ERROR_DEVICE_LOST, ZE_RESULT_ERROR_DEVICE_LOST]);
+        assert_eq!(
+            rcs,
+            [ZE_RESULT_SUCCESS, ZE_RESULT_SUCCESS, ZE_RESULT_ERROR_DEVICE_LOST, ZE_RESULT_ERROR_DEVICE_LOST]
+        );
         let mut n = 0;
-        assert_eq!(f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, std::ptr::null_mut()), ZE_RESULT_ERROR_DEVICE_LOST);
-        assert_eq!(f.zesDeviceEnumEngineGroups.unwrap()(devs[0], &mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        assert_eq!(
+            f.zesDeviceEnumEngineGroups.unwrap()(devs[1], &mut n, std::ptr::null_mut()),
+            ZE_RESULT_ERROR_DEVICE_LOST
+        );
+        assert_eq!(
+            f.zesDeviceEnumEngineGroups.unwrap()(devs[0], &mut n, std::ptr::null_mut()),
+            ZE_RESULT_SUCCESS
+        );
         control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
         // Latency: concurrent callers overlap.
         control(&s.raw, r#"{"op":"fault","latency_us":20000}"#).unwrap();

@@ -27,5 +27,9 @@ pub fn control(lib: &libloading::Library, request: &str) -> Result<serde_json::V
     assert!(rc <= 0, "reply did not fit: {rc}");
     let end = buf.iter().position(|b| *b == 0).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&buf[..end]).unwrap();
-    if rc == 0 { Ok(v) } else { Err(v) }
+    if rc == 0 {
+        Ok(v)
+    } else {
+        Err(v)
+    }
 }

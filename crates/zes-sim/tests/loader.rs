@@ -1,0 +1,134 @@
+//! Through Debian's real Level Zero loader, in child processes (loader settings are read once
+//! per process): plain, with loader intercept, and with the validation layer.
+mod common;
+
+use std::process::Command;
+use zes_sys::*;
+
+const CHILD: &str = "ZES_SIM_TEST_LOADER_CHILD";
+
+fn loader_present() -> bool {
+    Library::open_path(std::path::Path::new("libze_loader.so.1")).is_ok()
+}
+
+fn run_child(extra: &[(&str, &str)]) {
+    if !loader_present() {
+        eprintln!("libze_loader.so.1 not installed: skipped");
+        return;
+    }
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child_reads_through_loader", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("ZE_ENABLE_ALT_DRIVERS", common::sim_so())
+        .env("ZES_ENABLE_SYSMAN", "1")
+        .env_remove("ZES_SIM_CONFIG")
+        .env_remove("ZES_SIM_PRESET")
+        .env_remove("ZES_SIM_FAULTS");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "child failed ({extra:?}):\n{text}");
+    assert!(text.contains("1 passed"), "child did not run ({extra:?}):\n{text}");
+}
+
+#[test]
+fn through_loader_plain() {
+    run_child(&[]);
+}
+
+#[test]
+fn through_loader_intercept() {
+    run_child(&[("ZE_ENABLE_LOADER_INTERCEPT", "1")]);
+}
+
+#[test]
+fn through_loader_validation() {
+    run_child(&[("ZE_ENABLE_VALIDATION_LAYER", "1"), ("ZE_ENABLE_PARAMETER_VALIDATION", "1")]);
+}
+
+#[test]
+fn child_reads_through_loader() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let lib = Library::open_path(std::path::Path::new("libze_loader.so.1")).unwrap();
+    assert_eq!(lib.kind(), LibraryKind::Loader);
+    let f = lib.functions();
+    // SAFETY: plain calls through the loader with valid pointers.
+    unsafe {
+        assert_eq!(f.zeInit.unwrap()(ze_init_flags_t(0)), ZE_RESULT_SUCCESS);
+        let mut n = 0;
+        assert_eq!(f.zeDriverGet.unwrap()(&mut n, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        assert!(n >= 1);
+        let mut drivers = vec![ze_driver_handle_t::NULL; n as usize];
+        f.zeDriverGet.unwrap()(&mut n, drivers.as_mut_ptr());
+        let mut names = Vec::new();
+        let mut devs = Vec::new();
+        for drv in drivers {
+            let mut c = 0;
+            assert_eq!(f.zeDeviceGet.unwrap()(drv, &mut c, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+            let mut ds = vec![ze_device_handle_t::NULL; c as usize];
+            f.zeDeviceGet.unwrap()(drv, &mut c, ds.as_mut_ptr());
+            devs.extend(ds);
+        }
+        for d in &devs {
+            let mut p = zes_device_properties_t::default();
+            assert_eq!(f.zesDeviceGetProperties.unwrap()(*d, &mut p), ZE_RESULT_SUCCESS);
+            names.push(c_chars_to_str(&p.core.name));
+        }
+        assert_eq!(
+            names,
+            [
+                "Intel(R) Data Center GPU Max 1550",
+                "Intel(R) Data Center GPU Max 1550",
+                "Intel(R) Arc(TM) A770 Graphics"
+            ]
+        );
+        // Memory of the first Max 1550: 2 x 64 GiB.
+        let mut c = 0;
+        assert_eq!(
+            f.zesDeviceEnumMemoryModules.unwrap()(devs[0], &mut c, std::ptr::null_mut()),
+            ZE_RESULT_SUCCESS
+        );
+        assert_eq!(c, 2);
+        let mut mems = vec![zes_mem_handle_t::NULL; 2];
+        f.zesDeviceEnumMemoryModules.unwrap()(devs[0], &mut c, mems.as_mut_ptr());
+        let mut total = 0;
+        for m in &mems {
+            let mut s = zes_mem_state_t::default();
+            assert_eq!(f.zesMemoryGetState.unwrap()(*m, &mut s), ZE_RESULT_SUCCESS);
+            assert!(s.free < s.size);
+            total += s.size;
+        }
+        assert_eq!(total, 128 << 30);
+        // Power and energy.
+        let mut c = 0;
+        assert_eq!(
+            f.zesDeviceEnumPowerDomains.unwrap()(devs[2], &mut c, std::ptr::null_mut()),
+            ZE_RESULT_SUCCESS
+        );
+        assert_eq!(c, 1);
+        let mut pw = zes_pwr_handle_t::NULL;
+        f.zesDeviceEnumPowerDomains.unwrap()(devs[2], &mut c, &mut pw);
+        let mut e0 = zes_power_energy_counter_t::default();
+        assert_eq!(f.zesPowerGetEnergyCounter.unwrap()(pw, &mut e0), ZE_RESULT_SUCCESS);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut e1 = zes_power_energy_counter_t::default();
+        f.zesPowerGetEnergyCounter.unwrap()(pw, &mut e1);
+        assert!(e1.energy > e0.energy && e1.timestamp > e0.timestamp);
+        // Engines.
+        let mut c = 0;
+        assert_eq!(
+            f.zesDeviceEnumEngineGroups.unwrap()(devs[2], &mut c, std::ptr::null_mut()),
+            ZE_RESULT_SUCCESS
+        );
+        assert!(c >= 4);
+        let mut eh = vec![zes_engine_handle_t::NULL; c as usize];
+        f.zesDeviceEnumEngineGroups.unwrap()(devs[2], &mut c, eh.as_mut_ptr());
+        let mut st = zes_engine_stats_t::default();
+        assert_eq!(f.zesEngineGetActivity.unwrap()(eh[0], &mut st), ZE_RESULT_SUCCESS);
+        assert!(st.timestamp > 0);
+    }
+}
