@@ -334,7 +334,7 @@ fn watch(
                             row.iter()
                                 .zip(&widths)
                                 .enumerate()
-                                .map(|(i, (c, w))| if i == 0 { format!("{c:<20}") } else { format!("{c:>w$}") })
+                                .map(|(i, (c, w))| if i == 0 { format!("{c:<24}") } else { format!("{c:>w$}") })
                                 .collect::<Vec<_>>()
                                 .join(" ")
                         };

@@ -217,7 +217,6 @@ pub struct DeviceInfo {
     pub device_type: String,
     pub device_id: String,
     pub core_clock_hz: Option<f64>,
-    pub num_eus: Option<u32>,
     pub memory_modules: Reading<Vec<MemoryModule>>,
     pub power_domains: Reading<Vec<PowerDomain>>,
     pub frequency_domains: Reading<Vec<FrequencyDomain>>,

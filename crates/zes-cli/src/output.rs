@@ -150,35 +150,44 @@ pub fn flatten(value: &Value) -> Vec<(String, String, Option<Reason>)> {
     out
 }
 
-fn element_key(value: &Value, index: usize) -> String {
-    let Some(obj) = value.as_object() else { return index.to_string() };
+/// The name of an array element (from its identifying fields) and the fields that name uses.
+fn element_key(value: &Value, index: usize) -> (String, Vec<&'static str>) {
+    let Some(obj) = value.as_object() else { return (index.to_string(), Vec::new()) };
+    let mut used = Vec::new();
     let mut key = None;
     for field in ["domain", "sensor", "group", "category", "location", "name", "pid", "index"] {
-        match obj.get(field) {
-            Some(Value::String(s)) => {
-                key = Some(s.clone());
-                break;
-            }
-            Some(Value::Number(n)) => {
-                key = Some(n.to_string());
-                break;
-            }
-            _ => {}
-        }
+        let text = match obj.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        used.push(field);
+        key = Some(text);
+        break;
     }
     let mut key = key.unwrap_or_else(|| index.to_string());
-    if let Some(Value::Number(sd)) = obj.get("subdevice") {
-        key.push_str(&format!("@sd{sd}"));
-    }
-    if matches!(obj.get("location"), Some(Value::String(_))) && obj.contains_key("index") {
+    if used == ["location"] {
         if let Some(Value::Number(i)) = obj.get("index") {
             key = format!("{i}:{key}");
+            used.push("index");
         }
     }
-    key
+    match obj.get("subdevice") {
+        Some(Value::Number(sd)) => {
+            key.push_str(&format!("@sd{sd}"));
+            used.push("subdevice");
+        }
+        Some(Value::Null) => used.push("subdevice"),
+        _ => {}
+    }
+    (key, used)
 }
 
 fn walk(value: &Value, path: String, out: &mut Vec<(String, String, Option<Reason>)>) {
+    walk_skipping(value, path, &[], out)
+}
+
+fn walk_skipping(value: &Value, path: String, skip: &[&str], out: &mut Vec<(String, String, Option<Reason>)>) {
     if let Some(reason) = failure_reason(value) {
         out.push((path, reason.marker().to_string(), Some(reason)));
         return;
@@ -187,16 +196,19 @@ fn walk(value: &Value, path: String, out: &mut Vec<(String, String, Option<Reaso
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                walk(v, join(k), out);
+                if !skip.contains(&k.as_str()) {
+                    walk(v, join(k), out);
+                }
             }
         }
         Value::Array(items) if items.iter().all(|v| !v.is_object()) => {
             let text: Vec<String> = items.iter().map(scalar).collect();
-            out.push((path, text.join(" "), None));
+            out.push((path, if text.is_empty() { "-".into() } else { text.join(" ") }, None));
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, join(&element_key(v, i)), out);
+                let (key, used) = element_key(v, i);
+                walk_skipping(v, join(&key), &used, out);
             }
         }
         other => out.push((path, scalar(other), None)),

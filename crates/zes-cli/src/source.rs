@@ -245,7 +245,6 @@ fn info(d: &Device, summary: DeviceSummary) -> DeviceInfo {
         device_type: props.as_ref().map(|x| short(x.device_type.name(), "ZE_DEVICE_TYPE_", x.device_type.0)).unwrap_or_default(),
         device_id: props.as_ref().map(|x| format!("{:#06x}", x.device_id)).unwrap_or_default(),
         core_clock_hz: props.as_ref().map(|x| x.core_clock_mhz as f64 * 1e6),
-        num_eus: None,
         memory_modules: list(d.memory_modules(), |i, m| {
             let p = m.properties().ok()?;
             let bw = m.bandwidth().ok().map(|b| b.max_bandwidth).filter(|b| *b > 0);
@@ -555,7 +554,9 @@ impl Sampler {
             raw.engine.push(cur);
             let utilization = match &act {
                 Err(err) => Reading::Err(unavailable(err)),
-                Ok(_) => rate(prev, |pr| zes::metrics::engine_utilization(&pr.engine.get(i).copied().flatten()?, cur.as_ref()?)),
+                Ok(_) => rate(prev, |pr| {
+                    zes::metrics::engine_utilization(&pr.engine.get(i).copied().flatten()?, cur.as_ref()?).map(|p| p / 100.0)
+                }),
             };
             engines.push(EngineStat { group: group.clone(), subdevice: *sd, utilization });
         }
@@ -572,17 +573,29 @@ impl Sampler {
             }
         });
 
-        let mut ras = Vec::new();
+        // One row per (sub-device, category): the correctable and uncorrectable sets merged.
+        let mut ras: Vec<RasStat> = Vec::new();
         for (x, kind, sd) in &parts.ras {
             let state = r(x.state(false));
             for (ci, cat) in RAS_CATEGORIES.iter().enumerate() {
                 let v = state.as_ref().map(|s| s.get(ci).copied().unwrap_or(0));
-                let (correctable, uncorrectable) = if kind == "correctable" {
-                    (v, Reading::Ok(0))
-                } else {
-                    (Reading::Ok(0), v)
+                let pos = match ras.iter().position(|e| e.subdevice == *sd && e.category == *cat) {
+                    Some(p) => p,
+                    None => {
+                        ras.push(RasStat {
+                            category: cat.to_string(),
+                            subdevice: *sd,
+                            correctable: Reading::unsupported("zesRasGetState"),
+                            uncorrectable: Reading::unsupported("zesRasGetState"),
+                        });
+                        ras.len() - 1
+                    }
                 };
-                ras.push(RasStat { category: cat.to_string(), subdevice: *sd, correctable, uncorrectable });
+                if kind == "correctable" {
+                    ras[pos].correctable = v;
+                } else {
+                    ras[pos].uncorrectable = v;
+                }
             }
         }
 
