@@ -125,7 +125,11 @@ def emit(abi: Abi) -> str:
         if name in LEGACY:
             w(f"        None => ze_result_t({LEGACY[name]}),\n")
         else:
-            w("        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),\n")
+            w(f"        None => match super::extension::<PFN_{name}>(py, lib, \"{name}\") {{\n")
+            w("            // SAFETY: as above, through the address the driver returned for this name.\n")
+            w(f"            Some(f) => py.allow_threads(move || unsafe {{ f({', '.join(call_args)}) }}),\n")
+            w("            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),\n")
+            w("        },\n")
         w("    };\n")
         tracks = []
         for i, p in enumerate(params):

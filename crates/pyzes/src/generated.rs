@@ -123,7 +123,11 @@ pub(crate) fn zesDeviceEccAvailable(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEccAvailable>(py, lib, "zesDeviceEccAvailable") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -140,7 +144,11 @@ pub(crate) fn zesDeviceEccConfigurable(py: Python<'_>, hDevice: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEccConfigurable>(py, lib, "zesDeviceEccConfigurable") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -159,7 +167,11 @@ pub(crate) fn zesDeviceEnumActiveVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumActiveVFExp>(py, lib, "zesDeviceEnumActiveVFExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -181,7 +193,11 @@ pub(crate) fn zesDeviceEnumDiagnosticTestSuites(py: Python<'_>, hDevice: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumDiagnosticTestSuites>(py, lib, "zesDeviceEnumDiagnosticTestSuites") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -203,7 +219,11 @@ pub(crate) fn zesDeviceEnumEnabledVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumEnabledVFExp>(py, lib, "zesDeviceEnumEnabledVFExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -225,7 +245,11 @@ pub(crate) fn zesDeviceEnumEngineGroups(py: Python<'_>, hDevice: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumEngineGroups>(py, lib, "zesDeviceEnumEngineGroups") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -247,7 +271,11 @@ pub(crate) fn zesDeviceEnumFabricPorts(py: Python<'_>, hDevice: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumFabricPorts>(py, lib, "zesDeviceEnumFabricPorts") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -269,7 +297,11 @@ pub(crate) fn zesDeviceEnumFans(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumFans>(py, lib, "zesDeviceEnumFans") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -291,7 +323,11 @@ pub(crate) fn zesDeviceEnumFirmwares(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumFirmwares>(py, lib, "zesDeviceEnumFirmwares") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -313,7 +349,11 @@ pub(crate) fn zesDeviceEnumFrequencyDomains(py: Python<'_>, hDevice: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumFrequencyDomains>(py, lib, "zesDeviceEnumFrequencyDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -335,7 +375,11 @@ pub(crate) fn zesDeviceEnumLeds(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_led_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumLeds>(py, lib, "zesDeviceEnumLeds") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_led_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -357,7 +401,11 @@ pub(crate) fn zesDeviceEnumMemoryModules(py: Python<'_>, hDevice: &Bound<'_, PyA
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumMemoryModules>(py, lib, "zesDeviceEnumMemoryModules") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -379,7 +427,11 @@ pub(crate) fn zesDeviceEnumOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumOverclockDomains>(py, lib, "zesDeviceEnumOverclockDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -401,7 +453,11 @@ pub(crate) fn zesDeviceEnumPerformanceFactorDomains(py: Python<'_>, hDevice: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumPerformanceFactorDomains>(py, lib, "zesDeviceEnumPerformanceFactorDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -423,7 +479,11 @@ pub(crate) fn zesDeviceEnumPowerDomains(py: Python<'_>, hDevice: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumPowerDomains>(py, lib, "zesDeviceEnumPowerDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -445,7 +505,11 @@ pub(crate) fn zesDeviceEnumPsus(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumPsus>(py, lib, "zesDeviceEnumPsus") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -467,7 +531,11 @@ pub(crate) fn zesDeviceEnumRasErrorSets(py: Python<'_>, hDevice: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumRasErrorSets>(py, lib, "zesDeviceEnumRasErrorSets") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -489,7 +557,11 @@ pub(crate) fn zesDeviceEnumSchedulers(py: Python<'_>, hDevice: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumSchedulers>(py, lib, "zesDeviceEnumSchedulers") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -511,7 +583,11 @@ pub(crate) fn zesDeviceEnumStandbyDomains(py: Python<'_>, hDevice: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumStandbyDomains>(py, lib, "zesDeviceEnumStandbyDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -533,7 +609,11 @@ pub(crate) fn zesDeviceEnumTemperatureSensors(py: Python<'_>, hDevice: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEnumTemperatureSensors>(py, lib, "zesDeviceEnumTemperatureSensors") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -553,7 +633,11 @@ pub(crate) fn zesDeviceEventRegister(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_event_type_flags_t(v1)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceEventRegister>(py, lib, "zesDeviceEventRegister") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_event_type_flags_t(v1)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -592,7 +676,11 @@ pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pwr_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetCardPowerDomain>(py, lib, "zesDeviceGetCardPowerDomain") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pwr_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v1.addr, v1.bounded(1));
@@ -612,7 +700,11 @@ pub(crate) fn zesDeviceGetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_ecc_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetEccState>(py, lib, "zesDeviceGetEccState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_ecc_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -630,7 +722,11 @@ pub(crate) fn zesDeviceGetOverclockControls(py: Python<'_>, hDevice: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_overclock_domain_t(v1), v2.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetOverclockControls>(py, lib, "zesDeviceGetOverclockControls") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_overclock_domain_t(v1), v2.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -647,7 +743,11 @@ pub(crate) fn zesDeviceGetOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetOverclockDomains>(py, lib, "zesDeviceGetOverclockDomains") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -664,7 +764,11 @@ pub(crate) fn zesDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetProperties>(py, lib, "zesDeviceGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -681,7 +785,11 @@ pub(crate) fn zesDeviceGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pSta
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetState>(py, lib, "zesDeviceGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -700,7 +808,11 @@ pub(crate) fn zesDeviceGetSubDevicePropertiesExp(py: Python<'_>, hDevice: &Bound
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_subdevice_exp_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceGetSubDevicePropertiesExp>(py, lib, "zesDeviceGetSubDevicePropertiesExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_subdevice_exp_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -719,7 +831,11 @@ pub(crate) fn zesDevicePciGetBars(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pC
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pci_bar_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDevicePciGetBars>(py, lib, "zesDevicePciGetBars") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pci_bar_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -736,7 +852,11 @@ pub(crate) fn zesDevicePciGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDevicePciGetProperties>(py, lib, "zesDevicePciGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -753,7 +873,11 @@ pub(crate) fn zesDevicePciGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDevicePciGetState>(py, lib, "zesDevicePciGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -770,7 +894,11 @@ pub(crate) fn zesDevicePciGetStats(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_stats_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDevicePciGetStats>(py, lib, "zesDevicePciGetStats") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_stats_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -788,7 +916,11 @@ pub(crate) fn zesDevicePciLinkSpeedUpdateExt(py: Python<'_>, hDevice: &Bound<'_,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_action_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDevicePciLinkSpeedUpdateExt>(py, lib, "zesDevicePciLinkSpeedUpdateExt") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_action_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -807,7 +939,11 @@ pub(crate) fn zesDeviceProcessesGetState(py: Python<'_>, hDevice: &Bound<'_, PyA
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_process_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceProcessesGetState>(py, lib, "zesDeviceProcessesGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_process_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -828,7 +964,11 @@ pub(crate) fn zesDeviceReadOverclockState(py: Python<'_>, hDevice: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_mode_t, v2.addr as *mut ze_bool_t, v3.addr as *mut ze_bool_t, v4.addr as *mut zes_pending_action_t, v5.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceReadOverclockState>(py, lib, "zesDeviceReadOverclockState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_mode_t, v2.addr as *mut ze_bool_t, v3.addr as *mut ze_bool_t, v4.addr as *mut zes_pending_action_t, v5.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -845,7 +985,11 @@ pub(crate) fn zesDeviceReset(py: Python<'_>, hDevice: &Bound<'_, PyAny>, force: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceReset>(py, lib, "zesDeviceReset") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -862,7 +1006,11 @@ pub(crate) fn zesDeviceResetExt(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pPro
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_reset_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceResetExt>(py, lib, "zesDeviceResetExt") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_reset_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -879,7 +1027,11 @@ pub(crate) fn zesDeviceResetOverclockSettings(py: Python<'_>, hDevice: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceResetOverclockSettings>(py, lib, "zesDeviceResetOverclockSettings") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -897,7 +1049,11 @@ pub(crate) fn zesDeviceSetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, n
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *const zes_device_ecc_desc_t, v2.addr as *mut zes_device_ecc_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceSetEccState>(py, lib, "zesDeviceSetEccState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *const zes_device_ecc_desc_t, v2.addr as *mut zes_device_ecc_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -913,7 +1069,11 @@ pub(crate) fn zesDeviceSetOverclockWaiver(py: Python<'_>, hDevice: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDeviceSetOverclockWaiver>(py, lib, "zesDeviceSetOverclockWaiver") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -930,7 +1090,11 @@ pub(crate) fn zesDiagnosticsGetProperties(py: Python<'_>, hDiagnostics: &Bound<'
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut zes_diag_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDiagnosticsGetProperties>(py, lib, "zesDiagnosticsGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut zes_diag_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -949,7 +1113,11 @@ pub(crate) fn zesDiagnosticsGetTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_test_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDiagnosticsGetTests>(py, lib, "zesDiagnosticsGetTests") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_test_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -968,7 +1136,11 @@ pub(crate) fn zesDiagnosticsRunTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_diag_result_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDiagnosticsRunTests>(py, lib, "zesDiagnosticsRunTests") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_diag_result_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -990,7 +1162,11 @@ pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, t
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDriverEventListen>(py, lib, "zesDriverEventListen") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1012,7 +1188,11 @@ pub(crate) fn zesDriverEventListenEx(py: Python<'_>, hDriver: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDriverEventListenEx>(py, lib, "zesDriverEventListenEx") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1053,7 +1233,11 @@ pub(crate) fn zesDriverGetDeviceByUuidExp(py: Python<'_>, hDriver: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_handle_t, v3.addr as *mut ze_bool_t, v4.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDriverGetDeviceByUuidExp>(py, lib, "zesDriverGetDeviceByUuidExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_handle_t, v3.addr as *mut ze_bool_t, v4.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(1));
@@ -1075,7 +1259,11 @@ pub(crate) fn zesDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Bou
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDriverGetExtensionFunctionAddress>(py, lib, "zesDriverGetExtensionFunctionAddress") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     drop(s1);
     Ok(rc.0)
@@ -1095,7 +1283,11 @@ pub(crate) fn zesDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesDriverGetExtensionProperties>(py, lib, "zesDriverGetExtensionProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1112,7 +1304,11 @@ pub(crate) fn zesEngineGetActivity(py: Python<'_>, hEngine: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_stats_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesEngineGetActivity>(py, lib, "zesEngineGetActivity") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_stats_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1131,7 +1327,11 @@ pub(crate) fn zesEngineGetActivityExt(py: Python<'_>, hEngine: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesEngineGetActivityExt>(py, lib, "zesEngineGetActivityExt") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1148,7 +1348,11 @@ pub(crate) fn zesEngineGetProperties(py: Python<'_>, hEngine: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesEngineGetProperties>(py, lib, "zesEngineGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1165,7 +1369,11 @@ pub(crate) fn zesFabricPortGetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetConfig>(py, lib, "zesFabricPortGetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1182,7 +1390,11 @@ pub(crate) fn zesFabricPortGetFabricErrorCounters(py: Python<'_>, hPort: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_error_counters_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetFabricErrorCounters>(py, lib, "zesFabricPortGetFabricErrorCounters") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_error_counters_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1199,7 +1411,11 @@ pub(crate) fn zesFabricPortGetLinkType(py: Python<'_>, hPort: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_link_type_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetLinkType>(py, lib, "zesFabricPortGetLinkType") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_link_type_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1220,7 +1436,11 @@ pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Boun
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_fabric_port_handle_t, v3.addr as *mut *mut zes_fabric_port_throughput_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetMultiPortThroughput>(py, lib, "zesFabricPortGetMultiPortThroughput") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_fabric_port_handle_t, v3.addr as *mut *mut zes_fabric_port_throughput_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1237,7 +1457,11 @@ pub(crate) fn zesFabricPortGetProperties(py: Python<'_>, hPort: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetProperties>(py, lib, "zesFabricPortGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1254,7 +1478,11 @@ pub(crate) fn zesFabricPortGetState(py: Python<'_>, hPort: &Bound<'_, PyAny>, pS
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetState>(py, lib, "zesFabricPortGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1271,7 +1499,11 @@ pub(crate) fn zesFabricPortGetThroughput(py: Python<'_>, hPort: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_throughput_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortGetThroughput>(py, lib, "zesFabricPortGetThroughput") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_throughput_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1288,7 +1520,11 @@ pub(crate) fn zesFabricPortSetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *const zes_fabric_port_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFabricPortSetConfig>(py, lib, "zesFabricPortSetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *const zes_fabric_port_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1305,7 +1541,11 @@ pub(crate) fn zesFanGetConfig(py: Python<'_>, hFan: &Bound<'_, PyAny>, pConfig: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanGetConfig>(py, lib, "zesFanGetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1322,7 +1562,11 @@ pub(crate) fn zesFanGetProperties(py: Python<'_>, hFan: &Bound<'_, PyAny>, pProp
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanGetProperties>(py, lib, "zesFanGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1340,7 +1584,11 @@ pub(crate) fn zesFanGetState(py: Python<'_>, hFan: &Bound<'_, PyAny>, units: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), zes_fan_speed_units_t(v1), v2.addr as *mut i32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanGetState>(py, lib, "zesFanGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), zes_fan_speed_units_t(v1), v2.addr as *mut i32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1356,7 +1604,11 @@ pub(crate) fn zesFanSetDefaultMode(py: Python<'_>, hFan: &Bound<'_, PyAny>) -> P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanSetDefaultMode>(py, lib, "zesFanSetDefaultMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1373,7 +1625,11 @@ pub(crate) fn zesFanSetFixedSpeedMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanSetFixedSpeedMode>(py, lib, "zesFanSetFixedSpeedMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1390,7 +1646,11 @@ pub(crate) fn zesFanSetSpeedTableMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_table_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFanSetSpeedTableMode>(py, lib, "zesFanSetSpeedTableMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_table_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1408,7 +1668,11 @@ pub(crate) fn zesFirmwareFlash(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pIm
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_void, v2) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareFlash>(py, lib, "zesFirmwareFlash") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_void, v2) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1426,7 +1690,11 @@ pub(crate) fn zesFirmwareGetConsoleLogs(py: Python<'_>, hFirmware: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut usize, v2.addr as *mut c_char) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareGetConsoleLogs>(py, lib, "zesFirmwareGetConsoleLogs") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut usize, v2.addr as *mut c_char) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1443,7 +1711,11 @@ pub(crate) fn zesFirmwareGetFlashProgress(py: Python<'_>, hFirmware: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareGetFlashProgress>(py, lib, "zesFirmwareGetFlashProgress") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1460,7 +1732,11 @@ pub(crate) fn zesFirmwareGetProperties(py: Python<'_>, hFirmware: &Bound<'_, PyA
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut zes_firmware_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareGetProperties>(py, lib, "zesFirmwareGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut zes_firmware_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1477,7 +1753,11 @@ pub(crate) fn zesFirmwareGetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_char) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareGetSecurityVersionExp>(py, lib, "zesFirmwareGetSecurityVersionExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_char) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1493,7 +1773,11 @@ pub(crate) fn zesFirmwareSetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFirmwareSetSecurityVersionExp>(py, lib, "zesFirmwareSetSecurityVersionExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1512,7 +1796,11 @@ pub(crate) fn zesFrequencyGetAvailableClocks(py: Python<'_>, hFrequency: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyGetAvailableClocks>(py, lib, "zesFrequencyGetAvailableClocks") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1529,7 +1817,11 @@ pub(crate) fn zesFrequencyGetProperties(py: Python<'_>, hFrequency: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyGetProperties>(py, lib, "zesFrequencyGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1546,7 +1838,11 @@ pub(crate) fn zesFrequencyGetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_range_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyGetRange>(py, lib, "zesFrequencyGetRange") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_range_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1563,7 +1859,11 @@ pub(crate) fn zesFrequencyGetState(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyGetState>(py, lib, "zesFrequencyGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1580,7 +1880,11 @@ pub(crate) fn zesFrequencyGetThrottleTime(py: Python<'_>, hFrequency: &Bound<'_,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_throttle_time_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyGetThrottleTime>(py, lib, "zesFrequencyGetThrottleTime") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_throttle_time_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1597,7 +1901,11 @@ pub(crate) fn zesFrequencyOcGetCapabilities(py: Python<'_>, hFrequency: &Bound<'
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_capabilities_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetCapabilities>(py, lib, "zesFrequencyOcGetCapabilities") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_capabilities_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1614,7 +1922,11 @@ pub(crate) fn zesFrequencyOcGetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetFrequencyTarget>(py, lib, "zesFrequencyOcGetFrequencyTarget") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1631,7 +1943,11 @@ pub(crate) fn zesFrequencyOcGetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetIccMax>(py, lib, "zesFrequencyOcGetIccMax") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1648,7 +1964,11 @@ pub(crate) fn zesFrequencyOcGetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_mode_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetMode>(py, lib, "zesFrequencyOcGetMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_mode_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1665,7 +1985,11 @@ pub(crate) fn zesFrequencyOcGetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetTjMax>(py, lib, "zesFrequencyOcGetTjMax") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1683,7 +2007,11 @@ pub(crate) fn zesFrequencyOcGetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64, v2.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcGetVoltageTarget>(py, lib, "zesFrequencyOcGetVoltageTarget") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64, v2.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1700,7 +2028,11 @@ pub(crate) fn zesFrequencyOcSetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcSetFrequencyTarget>(py, lib, "zesFrequencyOcSetFrequencyTarget") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1717,7 +2049,11 @@ pub(crate) fn zesFrequencyOcSetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcSetIccMax>(py, lib, "zesFrequencyOcSetIccMax") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1734,7 +2070,11 @@ pub(crate) fn zesFrequencyOcSetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), zes_oc_mode_t(v1)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcSetMode>(py, lib, "zesFrequencyOcSetMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), zes_oc_mode_t(v1)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1751,7 +2091,11 @@ pub(crate) fn zesFrequencyOcSetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcSetTjMax>(py, lib, "zesFrequencyOcSetTjMax") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1769,7 +2113,11 @@ pub(crate) fn zesFrequencyOcSetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1, v2) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencyOcSetVoltageTarget>(py, lib, "zesFrequencyOcSetVoltageTarget") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1, v2) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1786,7 +2134,11 @@ pub(crate) fn zesFrequencySetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *const zes_freq_range_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesFrequencySetRange>(py, lib, "zesFrequencySetRange") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *const zes_freq_range_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1819,7 +2171,11 @@ pub(crate) fn zesLedGetProperties(py: Python<'_>, hLed: &Bound<'_, PyAny>, pProp
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesLedGetProperties>(py, lib, "zesLedGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1836,7 +2192,11 @@ pub(crate) fn zesLedGetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, pState: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesLedGetState>(py, lib, "zesLedGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1853,7 +2213,11 @@ pub(crate) fn zesLedSetColor(py: Python<'_>, hLed: &Bound<'_, PyAny>, pColor: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *const zes_led_color_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesLedSetColor>(py, lib, "zesLedSetColor") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *const zes_led_color_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1870,7 +2234,11 @@ pub(crate) fn zesLedSetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, enable: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesLedSetState>(py, lib, "zesLedSetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1887,7 +2255,11 @@ pub(crate) fn zesMemoryGetBandwidth(py: Python<'_>, hMemory: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_bandwidth_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesMemoryGetBandwidth>(py, lib, "zesMemoryGetBandwidth") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_bandwidth_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1904,7 +2276,11 @@ pub(crate) fn zesMemoryGetProperties(py: Python<'_>, hMemory: &Bound<'_, PyAny>,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesMemoryGetProperties>(py, lib, "zesMemoryGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1921,7 +2297,11 @@ pub(crate) fn zesMemoryGetState(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pSta
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesMemoryGetState>(py, lib, "zesMemoryGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1939,7 +2319,11 @@ pub(crate) fn zesOverclockGetControlCurrentValue(py: Python<'_>, hDomainHandle: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetControlCurrentValue>(py, lib, "zesOverclockGetControlCurrentValue") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1957,7 +2341,11 @@ pub(crate) fn zesOverclockGetControlPendingValue(py: Python<'_>, hDomainHandle: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetControlPendingValue>(py, lib, "zesOverclockGetControlPendingValue") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1976,7 +2364,11 @@ pub(crate) fn zesOverclockGetControlState(py: Python<'_>, hDomainHandle: &Bound<
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_state_t, v3.addr as *mut zes_pending_action_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetControlState>(py, lib, "zesOverclockGetControlState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_state_t, v3.addr as *mut zes_pending_action_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -1994,7 +2386,11 @@ pub(crate) fn zesOverclockGetDomainControlProperties(py: Python<'_>, hDomainHand
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_property_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetDomainControlProperties>(py, lib, "zesOverclockGetDomainControlProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_property_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2011,7 +2407,11 @@ pub(crate) fn zesOverclockGetDomainProperties(py: Python<'_>, hDomainHandle: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetDomainProperties>(py, lib, "zesOverclockGetDomainProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2028,7 +2428,11 @@ pub(crate) fn zesOverclockGetDomainVFProperties(py: Python<'_>, hDomainHandle: &
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_vf_property_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetDomainVFProperties>(py, lib, "zesOverclockGetDomainVFProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_vf_property_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2048,7 +2452,11 @@ pub(crate) fn zesOverclockGetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), zes_vf_array_type_t(v2), v3, v4.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockGetVFPointValues>(py, lib, "zesOverclockGetVFPointValues") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), zes_vf_array_type_t(v2), v3, v4.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2067,7 +2475,11 @@ pub(crate) fn zesOverclockSetControlUserValue(py: Python<'_>, hDomainHandle: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2, v3.addr as *mut zes_pending_action_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockSetControlUserValue>(py, lib, "zesOverclockSetControlUserValue") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2, v3.addr as *mut zes_pending_action_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2086,7 +2498,11 @@ pub(crate) fn zesOverclockSetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), v2, v3) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesOverclockSetVFPointValues>(py, lib, "zesOverclockSetVFPointValues") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), v2, v3) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2103,7 +2519,11 @@ pub(crate) fn zesPerformanceFactorGetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPerformanceFactorGetConfig>(py, lib, "zesPerformanceFactorGetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2120,7 +2540,11 @@ pub(crate) fn zesPerformanceFactorGetProperties(py: Python<'_>, hPerf: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut zes_perf_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPerformanceFactorGetProperties>(py, lib, "zesPerformanceFactorGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut zes_perf_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2137,7 +2561,11 @@ pub(crate) fn zesPerformanceFactorSetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPerformanceFactorSetConfig>(py, lib, "zesPerformanceFactorSetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2154,7 +2582,11 @@ pub(crate) fn zesPowerGetEnergyCounter(py: Python<'_>, hPower: &Bound<'_, PyAny>
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_energy_counter_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetEnergyCounter>(py, lib, "zesPowerGetEnergyCounter") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_energy_counter_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2171,7 +2603,11 @@ pub(crate) fn zesPowerGetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_energy_threshold_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetEnergyThreshold>(py, lib, "zesPowerGetEnergyThreshold") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_energy_threshold_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2190,7 +2626,11 @@ pub(crate) fn zesPowerGetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_sustained_limit_t, v2.addr as *mut zes_power_burst_limit_t, v3.addr as *mut zes_power_peak_limit_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetLimits>(py, lib, "zesPowerGetLimits") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_sustained_limit_t, v2.addr as *mut zes_power_burst_limit_t, v3.addr as *mut zes_power_peak_limit_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2209,7 +2649,11 @@ pub(crate) fn zesPowerGetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetLimitsExt>(py, lib, "zesPowerGetLimitsExt") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2226,7 +2670,11 @@ pub(crate) fn zesPowerGetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetLimitsExt2>(py, lib, "zesPowerGetLimitsExt2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2243,7 +2691,11 @@ pub(crate) fn zesPowerGetProperties(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetProperties>(py, lib, "zesPowerGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2261,7 +2713,11 @@ pub(crate) fn zesPowerGetUsage(py: Python<'_>, hPower: &Bound<'_, PyAny>, pInsta
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut u32) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerGetUsage>(py, lib, "zesPowerGetUsage") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut u32) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2278,7 +2734,11 @@ pub(crate) fn zesPowerSetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerSetEnergyThreshold>(py, lib, "zesPowerSetEnergyThreshold") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2297,7 +2757,11 @@ pub(crate) fn zesPowerSetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *const zes_power_sustained_limit_t, v2.addr as *const zes_power_burst_limit_t, v3.addr as *const zes_power_peak_limit_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerSetLimits>(py, lib, "zesPowerSetLimits") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *const zes_power_sustained_limit_t, v2.addr as *const zes_power_burst_limit_t, v3.addr as *const zes_power_peak_limit_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2316,7 +2780,11 @@ pub(crate) fn zesPowerSetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerSetLimitsExt>(py, lib, "zesPowerSetLimitsExt") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2333,7 +2801,11 @@ pub(crate) fn zesPowerSetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, l
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPowerSetLimitsExt2>(py, lib, "zesPowerSetLimitsExt2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2350,7 +2822,11 @@ pub(crate) fn zesPsuGetProperties(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pProp
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPsuGetProperties>(py, lib, "zesPsuGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2367,7 +2843,11 @@ pub(crate) fn zesPsuGetState(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pState: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesPsuGetState>(py, lib, "zesPsuGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2384,7 +2864,11 @@ pub(crate) fn zesRasClearStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, categ
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), zes_ras_error_category_exp_t(v1)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasClearStateExp>(py, lib, "zesRasClearStateExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), zes_ras_error_category_exp_t(v1)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2401,7 +2885,11 @@ pub(crate) fn zesRasGetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetConfig>(py, lib, "zesRasGetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2420,7 +2908,11 @@ pub(crate) fn zesRasGetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_config_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetConfigExp>(py, lib, "zesRasGetConfigExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_config_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2437,7 +2929,11 @@ pub(crate) fn zesRasGetProperties(py: Python<'_>, hRas: &Bound<'_, PyAny>, pProp
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetProperties>(py, lib, "zesRasGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2455,7 +2951,11 @@ pub(crate) fn zesRasGetState(py: Python<'_>, hRas: &Bound<'_, PyAny>, clear: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_state_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetState>(py, lib, "zesRasGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_state_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2474,7 +2974,11 @@ pub(crate) fn zesRasGetStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, pCount:
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetStateExp>(py, lib, "zesRasGetStateExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2495,7 +2999,11 @@ pub(crate) fn zesRasGetStateExp2(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, v3.addr as *mut zes_ras_state_exp2_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetStateExp2>(py, lib, "zesRasGetStateExp2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, v3.addr as *mut zes_ras_state_exp2_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2514,7 +3022,11 @@ pub(crate) fn zesRasGetSupportedCategoriesExp(py: Python<'_>, hRas: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasGetSupportedCategoriesExp>(py, lib, "zesRasGetSupportedCategoriesExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2531,7 +3043,11 @@ pub(crate) fn zesRasSetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *const zes_ras_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasSetConfig>(py, lib, "zesRasSetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *const zes_ras_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2550,7 +3066,11 @@ pub(crate) fn zesRasSetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_config_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesRasSetConfigExp>(py, lib, "zesRasSetConfigExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_config_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2567,7 +3087,11 @@ pub(crate) fn zesSchedulerGetCurrentMode(py: Python<'_>, hScheduler: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_mode_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerGetCurrentMode>(py, lib, "zesSchedulerGetCurrentMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_mode_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2584,7 +3108,11 @@ pub(crate) fn zesSchedulerGetProperties(py: Python<'_>, hScheduler: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerGetProperties>(py, lib, "zesSchedulerGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2602,7 +3130,11 @@ pub(crate) fn zesSchedulerGetTimeoutModeProperties(py: Python<'_>, hScheduler: &
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeout_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerGetTimeoutModeProperties>(py, lib, "zesSchedulerGetTimeoutModeProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeout_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2620,7 +3152,11 @@ pub(crate) fn zesSchedulerGetTimesliceModeProperties(py: Python<'_>, hScheduler:
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeslice_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerGetTimesliceModeProperties>(py, lib, "zesSchedulerGetTimesliceModeProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeslice_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2637,7 +3173,11 @@ pub(crate) fn zesSchedulerSetComputeUnitDebugMode(py: Python<'_>, hScheduler: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerSetComputeUnitDebugMode>(py, lib, "zesSchedulerSetComputeUnitDebugMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2654,7 +3194,11 @@ pub(crate) fn zesSchedulerSetExclusiveMode(py: Python<'_>, hScheduler: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerSetExclusiveMode>(py, lib, "zesSchedulerSetExclusiveMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2672,7 +3216,11 @@ pub(crate) fn zesSchedulerSetTimeoutMode(py: Python<'_>, hScheduler: &Bound<'_, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerSetTimeoutMode>(py, lib, "zesSchedulerSetTimeoutMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2690,7 +3238,11 @@ pub(crate) fn zesSchedulerSetTimesliceMode(py: Python<'_>, hScheduler: &Bound<'_
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesSchedulerSetTimesliceMode>(py, lib, "zesSchedulerSetTimesliceMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2707,7 +3259,11 @@ pub(crate) fn zesStandbyGetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pMo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_promo_mode_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesStandbyGetMode>(py, lib, "zesStandbyGetMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_promo_mode_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2724,7 +3280,11 @@ pub(crate) fn zesStandbyGetProperties(py: Python<'_>, hStandby: &Bound<'_, PyAny
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesStandbyGetProperties>(py, lib, "zesStandbyGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2741,7 +3301,11 @@ pub(crate) fn zesStandbySetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, mod
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), zes_standby_promo_mode_t(v1)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesStandbySetMode>(py, lib, "zesStandbySetMode") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), zes_standby_promo_mode_t(v1)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2758,7 +3322,11 @@ pub(crate) fn zesTemperatureGetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesTemperatureGetConfig>(py, lib, "zesTemperatureGetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2775,7 +3343,11 @@ pub(crate) fn zesTemperatureGetProperties(py: Python<'_>, hTemperature: &Bound<'
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesTemperatureGetProperties>(py, lib, "zesTemperatureGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2792,7 +3364,11 @@ pub(crate) fn zesTemperatureGetState(py: Python<'_>, hTemperature: &Bound<'_, Py
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut f64) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesTemperatureGetState>(py, lib, "zesTemperatureGetState") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut f64) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2809,7 +3385,11 @@ pub(crate) fn zesTemperatureSetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *const zes_temp_config_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesTemperatureSetConfig>(py, lib, "zesTemperatureSetConfig") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *const zes_temp_config_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2826,7 +3406,11 @@ pub(crate) fn zesVFManagementGetVFCapabilitiesExp(py: Python<'_>, hVFhandle: &Bo
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_capabilities_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFCapabilitiesExp>(py, lib, "zesVFManagementGetVFCapabilitiesExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_capabilities_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2843,7 +3427,11 @@ pub(crate) fn zesVFManagementGetVFCapabilitiesExp2(py: Python<'_>, hVFhandle: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp2_capabilities_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFCapabilitiesExp2>(py, lib, "zesVFManagementGetVFCapabilitiesExp2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp2_capabilities_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2862,7 +3450,11 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp(py: Python<'_>, hVFhandle
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFEngineUtilizationExp>(py, lib, "zesVFManagementGetVFEngineUtilizationExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2881,7 +3473,11 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp2(py: Python<'_>, hVFhandl
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp2_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFEngineUtilizationExp2>(py, lib, "zesVFManagementGetVFEngineUtilizationExp2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp2_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2900,7 +3496,11 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp(py: Python<'_>, hVFhandle
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFMemoryUtilizationExp>(py, lib, "zesVFManagementGetVFMemoryUtilizationExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2919,7 +3519,11 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp2(py: Python<'_>, hVFhandl
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp2_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFMemoryUtilizationExp2>(py, lib, "zesVFManagementGetVFMemoryUtilizationExp2") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp2_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2936,7 +3540,11 @@ pub(crate) fn zesVFManagementGetVFPropertiesExp(py: Python<'_>, hVFhandle: &Boun
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementGetVFPropertiesExp>(py, lib, "zesVFManagementGetVFPropertiesExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2954,7 +3562,11 @@ pub(crate) fn zesVFManagementSetVFTelemetryModeExp(py: Python<'_>, hVFhandle: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementSetVFTelemetryModeExp>(py, lib, "zesVFManagementSetVFTelemetryModeExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2972,7 +3584,11 @@ pub(crate) fn zesVFManagementSetVFTelemetrySamplingIntervalExp(py: Python<'_>, h
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zesVFManagementSetVFTelemetrySamplingIntervalExp>(py, lib, "zesVFManagementSetVFTelemetrySamplingIntervalExp") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -2988,7 +3604,11 @@ pub(crate) fn zeInit(py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<u32> 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_init_flags_t(v0)) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeInit>(py, lib, "zeInit") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_init_flags_t(v0)) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -3006,7 +3626,11 @@ pub(crate) fn zeDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers: 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(v0.addr as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDriverGet>(py, lib, "zeDriverGet") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(v0.addr as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64));
@@ -3026,7 +3650,11 @@ pub(crate) fn zeDriverGetApiVersion(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_api_version_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDriverGetApiVersion>(py, lib, "zeDriverGetApiVersion") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_api_version_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -3043,7 +3671,11 @@ pub(crate) fn zeDriverGetProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_driver_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDriverGetProperties>(py, lib, "zeDriverGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_driver_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -3062,7 +3694,11 @@ pub(crate) fn zeDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_,
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDriverGetExtensionProperties>(py, lib, "zeDriverGetExtensionProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -3081,7 +3717,11 @@ pub(crate) fn zeDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Boun
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDriverGetExtensionFunctionAddress>(py, lib, "zeDriverGetExtensionFunctionAddress") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     drop(s1);
     Ok(rc.0)
@@ -3101,7 +3741,11 @@ pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &B
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDeviceGet>(py, lib, "zeDeviceGet") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
@@ -3121,7 +3765,11 @@ pub(crate) fn zeDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut ze_device_properties_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDeviceGetProperties>(py, lib, "zeDeviceGetProperties") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut ze_device_properties_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     Ok(rc.0)
 }
@@ -3140,7 +3788,11 @@ pub(crate) fn zeDeviceGetSubDevices(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
         // length the ABI description requires (checked above); the calling frame keeps those
         // objects alive until the call returns; by-value arguments are plain data.
         Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
-        None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        None => match super::extension::<PFN_zeDeviceGetSubDevices>(py, lib, "zeDeviceGetSubDevices") {
+            // SAFETY: as above, through the address the driver returned for this name.
+            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+            None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
+        },
     };
     if rc == ZE_RESULT_SUCCESS {
         track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));

@@ -528,6 +528,56 @@ pub(crate) fn legacy_device_get(py: Python<'_>, lib: &zes_sys::Library, driver: 
     .0
 }
 
+/// A function the library does not export (newer than the loader, or experimental), resolved
+/// through `zesDriverGetExtensionFunctionAddress` (or the core one) of the first driver.
+pub(crate) fn extension<F: Copy>(py: Python<'_>, lib: &zes_sys::Library, name: &'static str) -> Option<F> {
+    const { assert!(core::mem::size_of::<F>() == core::mem::size_of::<usize>()) };
+    let addr = extension_address(py, lib, name)?;
+    // SAFETY: the driver returned the address of the function of that name, whose C signature
+    // is the one `F` (its generated PFN type) declares.
+    Some(unsafe { core::mem::transmute_copy::<usize, F>(&addr) })
+}
+
+fn extension_address(py: Python<'_>, lib: &zes_sys::Library, name: &'static str) -> Option<usize> {
+    static CACHE: OnceLock<RwLock<HashMap<&'static str, usize>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(&a) = cache.read().ok()?.get(name) {
+        return (a != 0).then_some(a);
+    }
+    let t = lib.functions();
+    let cname = CString::new(name).ok()?;
+    let addr = py.allow_threads(|| {
+        let mut count = 1u32;
+        let mut driver = zes_sys::ze_driver_handle_t::NULL;
+        // SAFETY: one writable handle and its count, as the spec requires.
+        let rc = unsafe {
+            match (t.zesDriverGet, t.zeDriverGet) {
+                (Some(f), _) => f(&mut count, &mut driver),
+                (None, Some(f)) => f(&mut count, &mut driver),
+                _ => return None,
+            }
+        };
+        if rc != zes_sys::ZE_RESULT_SUCCESS || driver.is_null() {
+            return None;
+        }
+        let mut out: *mut core::ffi::c_void = core::ptr::null_mut();
+        // SAFETY: a driver handle the library just returned, a NUL-terminated name and one
+        // writable pointer.
+        let rc = unsafe {
+            match (t.zesDriverGetExtensionFunctionAddress, t.zeDriverGetExtensionFunctionAddress) {
+                (Some(f), _) => f(driver, cname.as_ptr(), &mut out),
+                (None, Some(f)) => f(driver, cname.as_ptr(), &mut out),
+                _ => return Some(0),
+            }
+        };
+        Some(if rc == zes_sys::ZE_RESULT_SUCCESS { out as usize } else { 0 })
+    })?;
+    if let Ok(mut c) = cache.write() {
+        c.insert(name, addr);
+    }
+    (addr != 0).then_some(addr)
+}
+
 /// The per-function glue, generated from the ABI description (abi/gen/rust_pyzes.py).
 #[path = "generated.rs"]
 #[rustfmt::skip]
