@@ -97,6 +97,13 @@ def emit(abi: Abi) -> str:
             w(f'            unsafe {{ core::ptr::addr_of_mut!((*table).{e["field"]}).write({value}) }};\n')
             w("        }\n")
         w("        ZE_RESULT_SUCCESS\n    })\n}\n\n")
+    w("/// The address of an exported getter by its C name, for linking the simulator into a\n")
+    w("/// process and building a function table without `dlopen` (`zes_sys::Library::in_process`).\n")
+    w("pub fn getter_address(name: &core::ffi::CStr) -> *mut c_void {\n    match name.to_bytes() {\n")
+    for g in abi.getters:
+        sig = "(ze_api_version_t, *mut c_void)" if g["name"] not in tables else f"(ze_api_version_t, *mut {tables[g['name']]['name']})"
+        w(f'        b"{g["name"]}" => {g["name"]} as unsafe extern "C" fn{sig} -> ze_result_t as *mut c_void,\n')
+    w("        _ => core::ptr::null_mut(),\n    }\n}\n\n")
     # Keep c_char in use even if no function takes a string.
     w("#[allow(dead_code)]\ntype CChar = c_char;\n")
     return "".join(out)

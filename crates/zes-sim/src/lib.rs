@@ -20,7 +20,13 @@ pub mod state;
 pub mod generated;
 
 pub use control::control;
-pub use generated::{Driver, FUNCTION_NAMES};
+pub use generated::{getter_address, Driver, FUNCTION_NAMES};
+
+/// The simulated driver linked into this process, as a library the bindings can use.
+pub fn in_process_library() -> zes_sys::Library {
+    // SAFETY: `getter_address` returns this crate's getters, which honour the version asked for.
+    unsafe { zes_sys::Library::in_process("zes-sim (in process)", getter_address) }
+}
 
 #[cfg(test)]
 mod table_tests {
@@ -62,5 +68,19 @@ mod table_tests {
                 ZE_RESULT_ERROR_UNSUPPORTED_VERSION
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod in_process_tests {
+    #[test]
+    fn the_in_process_library_resolves_functions_through_the_getters() {
+        let lib = crate::in_process_library();
+        assert_eq!(lib.kind(), zes_sys::LibraryKind::Driver);
+        let functions = lib.functions();
+        assert!(functions.zesInit.is_some());
+        assert!(functions.zeInit.is_some(), "legacy path served too");
+        assert!(functions.zesDriverGetDeviceByUuidExp.is_some(), "experimental table");
+        assert!(crate::getter_address(c"zesGetNoSuchTable").is_null());
     }
 }

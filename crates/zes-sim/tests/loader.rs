@@ -7,17 +7,14 @@ use zes_sys::*;
 
 const CHILD: &str = "ZES_SIM_TEST_LOADER_CHILD";
 
-fn loader_present() -> bool {
-    Library::open_path(std::path::Path::new("libze_loader.so.1")).is_ok()
-}
-
 fn run_child(extra: &[(&str, &str)]) {
-    if !loader_present() {
-        eprintln!("libze_loader.so.1 not installed: skipped");
-        return;
-    }
+    // Debian's libze1 is installed by scripts/setup.sh: its absence is a failure, not a skip.
+    assert!(
+        Library::open_path(std::path::Path::new("libze_loader.so.1")).is_ok(),
+        "libze_loader.so.1 not found: install libze1 (scripts/setup.sh)"
+    );
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_reads_through_loader", "--nocapture", "--test-threads=1"])
+    cmd.args(["--exact", "child_reads_through_loader", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .env("ZE_ENABLE_ALT_DRIVERS", common::sim_so())
         .env("ZES_ENABLE_SYSMAN", "1")
@@ -49,10 +46,9 @@ fn through_loader_validation() {
 }
 
 #[test]
+#[ignore = "runs in a child process started by the through_loader_* tests"]
 fn child_reads_through_loader() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
+    assert!(std::env::var_os(CHILD).is_some(), "needs the loader environment its parent sets");
     let lib = Library::open_path(std::path::Path::new("libze_loader.so.1")).unwrap();
     assert_eq!(lib.kind(), LibraryKind::Loader);
     let f = lib.functions();
