@@ -339,6 +339,18 @@ impl Device {
             .collect())
     }
 
+    /// Registers for the events in `events` (replacing earlier registrations; empty
+    /// unregisters); wait for them with [`Driver::listen_events`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Call`] when `zesDeviceEventRegister` fails (`UNSUPPORTED_FEATURE` on
+    /// devices without events).
+    #[doc(alias = "zesDeviceEventRegister")]
+    pub fn register_events(&self, events: zes_event_type_flags_t) -> Result<()> {
+        let f = pfn!(self.api(), zesDeviceEventRegister)?;
+        raw::call_val("zesDeviceEventRegister", f, self.handle, events)
+    }
+
     /// Whether ECC is available.
     ///
     /// # Errors

@@ -8,7 +8,7 @@
 use core::ffi::{c_char, c_void};
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use zes_sys::{
     ze_result_t, zes_driver_handle_t, Chainable, Extends, FunctionTable, Library, ZE_RESULT_SUCCESS,
@@ -23,8 +23,9 @@ const ENUM_RETRIES: usize = 8;
 pub(crate) struct Api {
     pub(crate) table: FunctionTable,
     /// Keeps the code behind every pointer of `table` mapped; `None` for hand-made tables.
-    _library: Option<Arc<Library>>,
-    loader_version: Option<String>,
+    library: Option<Arc<Library>>,
+    /// Set once initialization succeeded (loaders report their version only after `zeInit`).
+    loader_version: OnceLock<Option<String>>,
     /// Drivers that can be asked for extension function addresses.
     drivers: Mutex<Vec<zes_driver_handle_t>>,
     /// Addresses of experimental functions found through `zesDriverGetExtensionFunctionAddress`
@@ -33,15 +34,11 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    pub(crate) fn new(
-        table: FunctionTable,
-        library: Option<Arc<Library>>,
-        loader_version: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(table: FunctionTable, library: Option<Arc<Library>>) -> Self {
         Api {
             table,
-            _library: library,
-            loader_version,
+            library,
+            loader_version: OnceLock::new(),
             drivers: Mutex::new(Vec::new()),
             ext_cache: Mutex::new(HashMap::new()),
         }
@@ -51,8 +48,22 @@ impl Api {
         *self.drivers.lock().unwrap_or_else(|e| e.into_inner()) = drivers.to_vec();
     }
 
+    /// Asks the loader for its version; call after initialization.
+    pub(crate) fn query_loader_version(&self) {
+        self.loader_version.get_or_init(|| self.library.as_ref().and_then(|l| l.loader_version()));
+    }
+
+    /// The version found by [`Api::query_loader_version`]; before it, asked anew (errors during
+    /// initialization).
     pub(crate) fn loader_version(&self) -> Option<&str> {
-        self.loader_version.as_deref()
+        self.loader_version.get().and_then(|v| v.as_deref())
+    }
+
+    fn loader_version_now(&self) -> Option<String> {
+        match self.loader_version.get() {
+            Some(v) => v.clone(),
+            None => self.library.as_ref().and_then(|l| l.loader_version()),
+        }
     }
 
     /// The function `name`, taken from `slot` or, for experimental functions the library does not
@@ -65,11 +76,11 @@ impl Api {
         }
         let experimental = zes_sys::function_info(name).is_some_and(|info| info.experimental);
         if !experimental {
-            return Err(Error::unavailable(name, self.loader_version.clone()));
+            return Err(Error::unavailable(name, self.loader_version_now()));
         }
         let address = self.extension_address(name);
         if address == 0 {
-            return Err(Error::unavailable(name, self.loader_version.clone()));
+            return Err(Error::unavailable(name, self.loader_version_now()));
         }
         assert_eq!(core::mem::size_of::<F>(), core::mem::size_of::<usize>());
         // SAFETY: `address` is the non-null address the driver gave for `name`, and `F` is the
@@ -110,7 +121,7 @@ macro_rules! pfn {
 }
 pub(crate) use pfn;
 
-fn check(function: &'static str, code: ze_result_t) -> Result<()> {
+pub(crate) fn check(function: &'static str, code: ze_result_t) -> Result<()> {
     if code == ZE_RESULT_SUCCESS {
         Ok(())
     } else {

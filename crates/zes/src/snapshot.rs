@@ -476,8 +476,14 @@ impl Device {
     /// rates. Never fails as a whole: each metric keeps its own error.
     #[doc(alias = "nvmlDeviceGetSamples")]
     pub fn snapshot(&self, window: Duration) -> DeviceSnapshot {
+        self.snapshot_with(|| std::thread::sleep(window))
+    }
+
+    /// As [`Device::snapshot`], with the window being whatever `wait` does between the two
+    /// samples (wait for a job step, an event, or step a simulated clock).
+    pub fn snapshot_with(&self, wait: impl FnOnce()) -> DeviceSnapshot {
         let before = self.sample_before();
-        std::thread::sleep(window);
+        wait();
         self.sample_after(before, 0)
     }
 }
@@ -510,9 +516,18 @@ impl Sysman {
     /// # Errors
     /// [`Error::Call`] when the devices cannot be enumerated.
     pub fn snapshot_all_sequential(&self, window: Duration) -> Result<Vec<DeviceSnapshot>, Error> {
+        self.snapshot_all_with(|| std::thread::sleep(window))
+    }
+
+    /// Snapshots every device one after the other, the window being whatever `wait` does
+    /// between the first samples of all devices and the second ones.
+    ///
+    /// # Errors
+    /// [`Error::Call`] when the devices cannot be enumerated.
+    pub fn snapshot_all_with(&self, wait: impl FnOnce()) -> Result<Vec<DeviceSnapshot>, Error> {
         let devices = self.devices()?;
         let befores: Vec<_> = devices.iter().map(|d| d.sample_before()).collect();
-        std::thread::sleep(window);
+        wait();
         Ok(devices.iter().zip(befores).enumerate().map(|(i, (d, b))| d.sample_after(b, i)).collect())
     }
 }

@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
-use zes_sys::{ze_init_flags_t, zes_driver_handle_t, zes_init_flags_t, FunctionTable, Library, LibraryKind};
+use zes_sys::{
+    ze_bool_t, ze_init_flags_t, zes_device_handle_t, zes_driver_handle_t, zes_event_type_flags_t,
+    zes_init_flags_t, zes_uuid_t, FunctionTable, Library, LibraryKind,
+};
 
 use crate::device::Device;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::types::Uuid;
 use crate::raw::{self, pfn, Api};
 
 /// How Sysman is initialized.
@@ -58,7 +62,7 @@ impl fmt::Debug for Sysman {
         f.debug_struct("Sysman")
             .field("init_path", &self.inner.init_path)
             .field("library_path", &self.inner.library_path)
-            .field("loader_version", &self.inner.api.loader_version())
+            .field("loader_version", &self.loader_version())
             .field("drivers", &self.inner.drivers.len())
             .finish()
     }
@@ -68,6 +72,7 @@ impl fmt::Debug for Sysman {
 #[derive(Clone, Debug)]
 pub struct Builder {
     library: Option<PathBuf>,
+    instance: Option<Arc<Library>>,
     init_path: InitPath,
 }
 
@@ -86,6 +91,15 @@ impl Builder {
         self
     }
 
+    /// Use an already opened library, for example a driver linked into this process
+    /// (`zes_sim::in_process_library()`), or one opened with options of your own. Wins over
+    /// [`Builder::library`]. Such a Sysman is not shared process-wide: every [`Builder::init`]
+    /// initializes anew (drivers make `zesInit`/`zeInit` idempotent).
+    pub fn library_instance(mut self, library: Library) -> Self {
+        self.instance = Some(Arc::new(library));
+        self
+    }
+
     /// Choose the init path (default [`InitPath::Auto`]).
     pub fn init_path(mut self, path: InitPath) -> Self {
         self.init_path = path;
@@ -101,6 +115,9 @@ impl Builder {
     #[doc(alias = "zesInit")]
     #[doc(alias = "zeInit")]
     pub fn init(self) -> Result<Sysman> {
+        if let Some(library) = self.instance {
+            return Sysman::from_library(library, self.init_path);
+        }
         let requested = self.library.clone().or_else(|| {
             std::env::var_os(zes_sys::library::LIBRARY_ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from)
         });
@@ -110,12 +127,7 @@ impl Builder {
             return Ok(existing.clone());
         }
         let library = Arc::new(Library::open(self.library.as_deref())?);
-        let table = *library.functions();
-        let loader_version = library.loader_version().map(|v| v.to_owned());
-        let path = library.path().to_owned();
-        let kind = library.kind();
-        let api = Api::new(table, Some(library), loader_version);
-        let sysman = Sysman::initialize(api, self.init_path, Some(path), Some(kind))?;
+        let sysman = Sysman::from_library(library, self.init_path)?;
         map.insert(key, sysman.clone());
         Ok(sysman)
     }
@@ -134,7 +146,14 @@ impl Sysman {
 
     /// A [`Builder`] to choose the library and init path.
     pub fn builder() -> Builder {
-        Builder { library: None, init_path: InitPath::Auto }
+        Builder { library: None, instance: None, init_path: InitPath::Auto }
+    }
+
+    fn from_library(library: Arc<Library>, init_path: InitPath) -> Result<Sysman> {
+        let table = *library.functions();
+        let path = library.path().to_owned();
+        let kind = library.kind();
+        Sysman::initialize(Api::new(table, Some(library)), init_path, Some(path), Some(kind))
     }
 
     /// Builds a Sysman over a hand-made function table (test doubles, embedding); not registered
@@ -144,7 +163,7 @@ impl Sysman {
     /// As [`Builder::init`].
     #[doc(hidden)]
     pub fn from_function_table(table: FunctionTable, init_path: InitPath) -> Result<Sysman> {
-        Sysman::initialize(Api::new(table, None, None), init_path, None, None)
+        Sysman::initialize(Api::new(table, None), init_path, None, None)
     }
 
     fn initialize(
@@ -167,6 +186,8 @@ impl Sysman {
             InitPath::Auto => (InitPath::Legacy, init_legacy(&api)?),
         };
         api.set_drivers(&drivers);
+        // Loaders know their components (and report their own version) only once initialized.
+        api.query_loader_version();
         Ok(Sysman { inner: Arc::new(Inner { api, init_path, library_path, library_kind, drivers }) })
     }
 
@@ -184,7 +205,8 @@ impl Sysman {
         self.inner.init_path
     }
 
-    /// The loader's version (`1.8.12`), when the library is a loader that reports it.
+    /// The loader's version (`1.8.12`), when the library is a loader that reports it (queried
+    /// once, right after initialization).
     #[doc(alias = "zelLoaderGetVersions")]
     pub fn loader_version(&self) -> Option<&str> {
         self.inner.api.loader_version()
@@ -289,6 +311,77 @@ impl Driver {
         Ok(handles.into_iter().map(|handle| Device::new(self.clone(), handle)).collect())
     }
 
+    /// The device (or the device holding the sub-device) with this UUID, and the sub-device id
+    /// when the UUID is a sub-device's.
+    ///
+    /// # Errors
+    /// [`crate::Error::FunctionUnavailable`] when neither the library nor the driver provides the
+    /// experimental `zesDriverGetDeviceByUuidExp`; [`crate::Error::Call`] when it fails
+    /// (`ZE_RESULT_ERROR_INVALID_ARGUMENT` for an unknown UUID).
+    #[doc(alias = "zesDriverGetDeviceByUuidExp")]
+    pub fn device_by_uuid(&self, uuid: Uuid) -> Result<(Device, Option<u32>)> {
+        let api = self.sysman.api();
+        let f = pfn!(api, zesDriverGetDeviceByUuidExp)?;
+        let mut handle = zes_device_handle_t::NULL;
+        let mut on_subdevice: ze_bool_t = 0;
+        let mut subdevice_id = 0u32;
+        // SAFETY: the UUID is passed by value; the three outputs are live and writable.
+        let code = unsafe {
+            f(self.handle, zes_uuid_t { id: uuid.0 }, &mut handle, &mut on_subdevice, &mut subdevice_id)
+        };
+        raw::check("zesDriverGetDeviceByUuidExp", code)?;
+        if handle.is_null() {
+            return Err(Error::Driver {
+                function: "zesDriverGetDeviceByUuidExp",
+                message: "succeeded without a device handle".into(),
+            });
+        }
+        Ok((Device::new(self.clone(), handle), (on_subdevice != 0).then_some(subdevice_id)))
+    }
+
+    /// Waits up to `timeout` for events registered with [`Device::register_events`] on any of
+    /// `devices` (all of this driver's); returns the devices with events and their events, empty
+    /// on timeout. `Duration::ZERO` polls; `Duration::MAX` waits forever. Uses
+    /// `zesDriverEventListenEx` where the library has it, `zesDriverEventListen` otherwise.
+    ///
+    /// # Errors
+    /// [`crate::Error::Call`] when the listen call fails.
+    #[doc(alias = "zesDriverEventListen")]
+    #[doc(alias = "zesDriverEventListenEx")]
+    pub fn listen_events(
+        &self,
+        devices: &[Device],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<(Device, zes_event_type_flags_t)>> {
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let api = self.sysman.api();
+        let mut handles: Vec<zes_device_handle_t> = devices.iter().map(Device::raw).collect();
+        let count = u32::try_from(handles.len())
+            .map_err(|_| Error::Driver { function: "zesDriverEventListen", message: "too many devices".into() })?;
+        let mut events = vec![zes_event_type_flags_t(0); handles.len()];
+        let mut num = 0u32;
+        if let Ok(f) = pfn!(api, zesDriverEventListenEx) {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            // SAFETY: `handles` and `events` hold `count` elements; `num` is writable.
+            let code = unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
+            raw::check("zesDriverEventListenEx", code)?;
+        } else {
+            let f = pfn!(api, zesDriverEventListen)?;
+            let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+            // SAFETY: as above.
+            let code = unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
+            raw::check("zesDriverEventListen", code)?;
+        }
+        Ok(devices
+            .iter()
+            .zip(events)
+            .filter(|(_, e)| e.0 != 0)
+            .map(|(d, e)| (d.clone(), e))
+            .collect())
+    }
+
     /// The Sysman extensions this driver supports.
     ///
     /// # Errors
@@ -325,7 +418,8 @@ impl Sysman {
             zesDeviceGetSubDevicePropertiesExp zesDriverGetDeviceByUuidExp zesEngineGetActivity
             zesEngineGetActivityExt zesPowerGetEnergyCounter zesPowerGetLimitsExt zesPowerSetLimitsExt
             zesMemoryGetBandwidth zesFrequencyGetThrottleTime zesRasGetStateExp
-            zesDriverGetExtensionFunctionAddress zeInit zeDriverGet zeDeviceGet
+            zesDriverGetExtensionFunctionAddress zesDeviceEventRegister zesDriverEventListen
+            zesDriverEventListenEx zeInit zeDriverGet zeDeviceGet
         )
     }
 }
