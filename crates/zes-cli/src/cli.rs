@@ -148,7 +148,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("not a duration: {text:?} (try 500ms, 2s)"))?;
+    let value: f64 =
+        number.trim().parse().map_err(|_| format!("not a duration: {text:?} (try 500ms, 2s)"))?;
     if !value.is_finite() || value < 0.0 || value * scale > 86_400.0 {
         return Err(format!("duration out of range: {text:?}"));
     }
@@ -190,7 +191,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec
     for (i, arg) in args.iter().enumerate() {
         if arg == "--simulate" {
             let next = args.get(i + 1).and_then(|a| a.to_str());
-            if next.is_none_or(|n| n.starts_with('-') || COMMANDS.contains(&n)) {
+            if next.map_or(true, |n| n.starts_with('-') || COMMANDS.contains(&n)) {
                 out.push(std::ffi::OsString::from("--simulate="));
                 continue;
             }

@@ -25,7 +25,9 @@ pub fn run(cli: Cli) -> Result<(), Fatal> {
     match cli.command {
         Command::List { format } => list(&session, format_of(format)),
         Command::Info { select: s, format } => info(&session, &select(&s)?, format_of(format)),
-        Command::Stats { select: s, format, window } => stats(&session, &select(&s)?, format_of(format), window),
+        Command::Stats { select: s, format, window } => {
+            stats(&session, &select(&s)?, format_of(format), window)
+        }
         Command::Watch { select: s, format, interval, count, metrics } => {
             watch(&session, &select(&s)?, format_of(format), interval, count, &metrics)
         }
@@ -130,7 +132,8 @@ fn records(out: &mut Out, format: Format, key: &str, records: Vec<Value>) {
 
 fn info(session: &Session, devices: &[usize], format: Format) -> Result<(), Fatal> {
     let mut out = Out::new();
-    let recs = devices.iter().map(|&i| serde_json::to_value(session.info(i)).unwrap_or(Value::Null)).collect();
+    let recs =
+        devices.iter().map(|&i| serde_json::to_value(session.info(i)).unwrap_or(Value::Null)).collect();
     records(&mut out, format, "devices", recs);
     Ok(())
 }
@@ -185,7 +188,11 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
         match r {
             Reading::Err(e) => Reading::Err(e.clone()),
             Reading::Ok(list) => {
-                let pick = list.iter().find(|p| p.domain == "card").or_else(|| list.iter().find(|p| p.subdevice.is_none())).or(list.first());
+                let pick = list
+                    .iter()
+                    .find(|p| p.domain == "card")
+                    .or_else(|| list.iter().find(|p| p.subdevice.is_none()))
+                    .or(list.first());
                 match pick {
                     Some(p) => p.power_w.clone(),
                     None => Reading::unsupported("zesDeviceEnumPowerDomains"),
@@ -195,17 +202,23 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
     };
     for g in groups {
         match *g {
-            "power" => cols.push(("POWER_W".into(), cell(&first_ok(&s.power), |w| format!("{w:.1}"), reasons))),
+            "power" => {
+                cols.push(("POWER_W".into(), cell(&first_ok(&s.power), |w| format!("{w:.1}"), reasons)))
+            }
             "util" => {
                 let u: Reading<f64> = match &s.engines {
                     Reading::Err(e) => Reading::Err(e.clone()),
                     Reading::Ok(list) => {
-                        let all: Vec<&crate::model::EngineStat> = list.iter().filter(|e| e.group == "all").collect();
-                        let pool: Vec<&crate::model::EngineStat> = if all.is_empty() { list.iter().collect() } else { all };
+                        let all: Vec<&crate::model::EngineStat> =
+                            list.iter().filter(|e| e.group == "all").collect();
+                        let pool: Vec<&crate::model::EngineStat> =
+                            if all.is_empty() { list.iter().collect() } else { all };
                         match pool.iter().find_map(|e| e.utilization.err().cloned()) {
                             Some(err) => Reading::Err(err),
                             None if pool.is_empty() => Reading::unsupported("zesDeviceEnumEngineGroups"),
-                            None => Reading::Ok(pool.iter().filter_map(|e| e.utilization.ok().copied()).fold(0.0, f64::max)),
+                            None => Reading::Ok(
+                                pool.iter().filter_map(|e| e.utilization.ok().copied()).fold(0.0, f64::max),
+                            ),
                         }
                     }
                 };
@@ -214,7 +227,11 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
             "freq" => {
                 let f: Reading<f64> = match &s.frequency {
                     Reading::Err(e) => Reading::Err(e.clone()),
-                    Reading::Ok(list) => list.iter().find(|f| f.domain == "gpu").map(|f| f.actual_hz.clone()).unwrap_or_else(|| Reading::unsupported("zesDeviceEnumFrequencyDomains")),
+                    Reading::Ok(list) => list
+                        .iter()
+                        .find(|f| f.domain == "gpu")
+                        .map(|f| f.actual_hz.clone())
+                        .unwrap_or_else(|| Reading::unsupported("zesDeviceEnumFrequencyDomains")),
                 };
                 cols.push(("GPU_MHZ".into(), cell(&f, |v| format!("{:.0}", v / 1e6), reasons)));
             }
@@ -223,7 +240,8 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
                     Reading::Err(e) => Reading::Err(e.clone()),
                     Reading::Ok(list) => {
                         let pick = list.iter().find(|t| t.sensor == "gpu").or(list.first());
-                        pick.map(|t| t.celsius.clone()).unwrap_or_else(|| Reading::unsupported("zesDeviceEnumTemperatureSensors"))
+                        pick.map(|t| t.celsius.clone())
+                            .unwrap_or_else(|| Reading::unsupported("zesDeviceEnumTemperatureSensors"))
                     }
                 };
                 cols.push(("TEMP_C".into(), cell(&t, |v| format!("{v:.0}"), reasons)));
@@ -234,9 +252,15 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
                     Reading::Ok(list) => match list.iter().find_map(|m| m.used_bytes.err().cloned()) {
                         Some(e) => Reading::Err(e),
                         None => {
-                            let used: Vec<f64> = list.iter().filter_map(|m| m.used_bytes.ok().map(|v| *v as f64)).collect();
-                            let total: Vec<f64> = list.iter().filter_map(|m| m.total_bytes.ok().map(|v| *v as f64)).collect();
-                            if sum(&total) > 0.0 { Reading::Ok(100.0 * sum(&used) / sum(&total)) } else { Reading::unsupported("zesDeviceEnumMemoryModules") }
+                            let used: Vec<f64> =
+                                list.iter().filter_map(|m| m.used_bytes.ok().map(|v| *v as f64)).collect();
+                            let total: Vec<f64> =
+                                list.iter().filter_map(|m| m.total_bytes.ok().map(|v| *v as f64)).collect();
+                            if sum(&total) > 0.0 {
+                                Reading::Ok(100.0 * sum(&used) / sum(&total))
+                            } else {
+                                Reading::unsupported("zesDeviceEnumMemoryModules")
+                            }
                         }
                     },
                 };
@@ -247,7 +271,10 @@ fn watch_row(s: &DeviceStats, groups: &[&str], reasons: &mut Vec<Reason>) -> Vec
                     let b: Reading<f64> = match &s.memory {
                         Reading::Err(e) => Reading::Err(e.clone()),
                         Reading::Ok(list) => {
-                            let rs: Vec<&Reading<f64>> = list.iter().map(|m| if pick == 0 { &m.read_bytes_per_s } else { &m.write_bytes_per_s }).collect();
+                            let rs: Vec<&Reading<f64>> = list
+                                .iter()
+                                .map(|m| if pick == 0 { &m.read_bytes_per_s } else { &m.write_bytes_per_s })
+                                .collect();
                             match rs.iter().find_map(|r| r.err().cloned()) {
                                 Some(e) => Reading::Err(e),
                                 None => Reading::Ok(rs.iter().filter_map(|r| r.ok().copied()).sum()),
@@ -280,7 +307,11 @@ fn watch(
     metrics: &[String],
 ) -> Result<(), Fatal> {
     let all = ["power", "util", "freq", "temp", "mem", "bw", "pci"];
-    let groups: Vec<&str> = if metrics.is_empty() { all.to_vec() } else { all.iter().copied().filter(|g| metrics.iter().any(|m| m == g)).collect() };
+    let groups: Vec<&str> = if metrics.is_empty() {
+        all.to_vec()
+    } else {
+        all.iter().copied().filter(|g| metrics.iter().any(|m| m == g)).collect()
+    };
     let mut out = Out::new();
     let mut samplers: Vec<_> = devices.iter().map(|&i| session.sampler(i)).collect();
     // A first sample so that the first line already has derived values.
@@ -334,7 +365,15 @@ fn watch(
                             row.iter()
                                 .zip(&widths)
                                 .enumerate()
-                                .map(|(i, (c, w))| if i == 0 { format!("{c:<24}") } else { format!("{c:>w$}") })
+                                .map(
+                                    |(i, (c, w))| {
+                                        if i == 0 {
+                                            format!("{c:<24}")
+                                        } else {
+                                            format!("{c:>w$}")
+                                        }
+                                    },
+                                )
                                 .collect::<Vec<_>>()
                                 .join(" ")
                         };
@@ -437,7 +476,9 @@ fn processes(session: &Session, devices: &[usize], format: Format) -> Result<(),
 
 fn set(session: &Session, devices: &[usize], args: &SetArgs) -> Result<(), Fatal> {
     if args.power_limit.is_none() && args.freq_range.is_none() && args.ecc.is_none() && !args.reset_defaults {
-        return Err(Fatal::usage("nothing to set: give --power-limit, --freq-range, --ecc or --reset-defaults"));
+        return Err(Fatal::usage(
+            "nothing to set: give --power-limit, --freq-range, --ecc or --reset-defaults",
+        ));
     }
     if !args.yes {
         return Err(Fatal::usage("`set` changes device settings: add --yes to confirm"));

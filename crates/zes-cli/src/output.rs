@@ -187,7 +187,12 @@ fn walk(value: &Value, path: String, out: &mut Vec<(String, String, Option<Reaso
     walk_skipping(value, path, &[], out)
 }
 
-fn walk_skipping(value: &Value, path: String, skip: &[&str], out: &mut Vec<(String, String, Option<Reason>)>) {
+fn walk_skipping(
+    value: &Value,
+    path: String,
+    skip: &[&str],
+    out: &mut Vec<(String, String, Option<Reason>)>,
+) {
     if let Some(reason) = failure_reason(value) {
         out.push((path, reason.marker().to_string(), Some(reason)));
         return;

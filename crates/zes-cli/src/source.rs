@@ -119,7 +119,8 @@ impl Session {
             )),
             other => Fatal::runtime(format!("cannot initialize Level Zero Sysman: {other}")),
         })?;
-        let devices = sysman.devices().map_err(|e| Fatal::runtime(format!("cannot enumerate devices: {e}")))?;
+        let devices =
+            sysman.devices().map_err(|e| Fatal::runtime(format!("cannot enumerate devices: {e}")))?;
         if devices.is_empty() {
             return Err(Fatal::runtime(
                 "no devices found: the Level Zero driver reports no GPU (is the Intel GPU driver installed and /dev/dri accessible?)",
@@ -153,8 +154,10 @@ impl Session {
                 (i < self.len()).then_some(i)
             } else {
                 let lower = sel.to_ascii_lowercase();
-                let pci = if lower.matches(':').count() == 1 { format!("0000:{lower}") } else { lower.clone() };
-                let by_pci = self.summaries.iter().position(|s| s.pci_address.as_deref() == Some(pci.as_str()));
+                let pci =
+                    if lower.matches(':').count() == 1 { format!("0000:{lower}") } else { lower.clone() };
+                let by_pci =
+                    self.summaries.iter().position(|s| s.pci_address.as_deref() == Some(pci.as_str()));
                 by_pci.or_else(|| {
                     let hits: Vec<usize> = self
                         .summaries
@@ -242,7 +245,10 @@ fn info(d: &Device, summary: DeviceSummary) -> DeviceInfo {
         model: p(|x| x.model_name.clone()),
         serial: p(|x| x.serial_number.clone()),
         board: p(|x| x.board_number.clone()),
-        device_type: props.as_ref().map(|x| short(x.device_type.name(), "ZE_DEVICE_TYPE_", x.device_type.0)).unwrap_or_default(),
+        device_type: props
+            .as_ref()
+            .map(|x| short(x.device_type.name(), "ZE_DEVICE_TYPE_", x.device_type.0))
+            .unwrap_or_default(),
         device_id: props.as_ref().map(|x| format!("{:#06x}", x.device_id)).unwrap_or_default(),
         core_clock_hz: props.as_ref().map(|x| x.core_clock_mhz as f64 * 1e6),
         memory_modules: list(d.memory_modules(), |i, m| {
@@ -261,7 +267,10 @@ fn info(d: &Device, summary: DeviceSummary) -> DeviceInfo {
         }),
         power_domains: list(d.power_domains(), |i, pw| {
             let p = pw.properties().ok()?;
-            let dom = pw.domain().map(|x| short(x.name(), "ZES_POWER_DOMAIN_", x.0)).unwrap_or_else(|_| "package".into());
+            let dom = pw
+                .domain()
+                .map(|x| short(x.name(), "ZES_POWER_DOMAIN_", x.0))
+                .unwrap_or_else(|_| "package".into());
             Some(PowerDomain {
                 index: i,
                 domain: dom,
@@ -298,7 +307,11 @@ fn info(d: &Device, summary: DeviceSummary) -> DeviceInfo {
         }),
         engine_groups: list(d.engines(), |i, e| {
             let p = e.properties().ok()?;
-            Some(EngineGroup { index: i, group: short(p.group.name(), "ZES_ENGINE_GROUP_", p.group.0), subdevice: p.subdevice_id })
+            Some(EngineGroup {
+                index: i,
+                group: short(p.group.name(), "ZES_ENGINE_GROUP_", p.group.0),
+                subdevice: p.subdevice_id,
+            })
         }),
         pci: r(d.pci_properties()).map(|p| PciInfo {
             address: p.address.to_string(),
@@ -317,11 +330,20 @@ fn info(d: &Device, summary: DeviceSummary) -> DeviceInfo {
         },
         fans: list(d.fans(), |i, f| {
             let p = f.properties().ok()?;
-            Some(FanInfo { index: i, subdevice: (p.onSubdevice != 0).then_some(p.subdeviceId), max_rpm: (p.maxRPM >= 0).then_some(p.maxRPM) })
+            Some(FanInfo {
+                index: i,
+                subdevice: (p.onSubdevice != 0).then_some(p.subdeviceId),
+                max_rpm: (p.maxRPM >= 0).then_some(p.maxRPM),
+            })
         }),
         firmware: list(d.firmwares(), |i, f| {
             let p = f.properties().ok()?;
-            Some(FirmwareInfo { index: i, name: p.name, version: p.version.unwrap_or_default(), subdevice: p.subdevice_id })
+            Some(FirmwareInfo {
+                index: i,
+                name: p.name,
+                version: p.version.unwrap_or_default(),
+                subdevice: p.subdevice_id,
+            })
         }),
         summary,
     }
@@ -335,7 +357,12 @@ fn processes(d: &Device) -> Reading<Vec<ProcessStat>> {
                 name: process_name(p.pid),
                 memory_bytes: p.mem_size,
                 shared_bytes: p.shared_size,
-                engines: p.engines.names().iter().map(|n| short(Some(n), "ZES_ENGINE_TYPE_FLAG_", 0)).collect(),
+                engines: p
+                    .engines
+                    .names()
+                    .iter()
+                    .map(|n| short(Some(n), "ZES_ENGINE_TYPE_FLAG_", 0))
+                    .collect(),
             })
             .collect()
     })
@@ -375,7 +402,11 @@ pub struct Sampler {
     parts: Option<Parts>,
 }
 
-fn enumerate<T, U>(items: zes::Result<Vec<T>>, f: impl Fn(&T) -> Option<(String, Option<u32>)>, wrap: impl Fn(T, String, Option<u32>) -> U) -> (Vec<U>, Option<Unavailable>) {
+fn enumerate<T, U>(
+    items: zes::Result<Vec<T>>,
+    f: impl Fn(&T) -> Option<(String, Option<u32>)>,
+    wrap: impl Fn(T, String, Option<u32>) -> U,
+) -> (Vec<U>, Option<Unavailable>) {
     match items {
         Ok(v) => (v.into_iter().filter_map(|x| f(&x).map(|(a, b)| wrap(x, a, b))).collect(), None),
         Err(e) => (Vec::new(), Some(unavailable(&e))),
@@ -388,34 +419,57 @@ impl Parts {
             d.power_domains(),
             |p| {
                 let props = p.properties().ok()?;
-                let dom = p.domain().map(|x| short(x.name(), "ZES_POWER_DOMAIN_", x.0)).unwrap_or_else(|_| "package".into());
+                let dom = p
+                    .domain()
+                    .map(|x| short(x.name(), "ZES_POWER_DOMAIN_", x.0))
+                    .unwrap_or_else(|_| "package".into());
                 Some((dom, props.subdevice_id))
             },
             |x, a, b| (x, a, b),
         );
         let (freq, e1) = enumerate(
             d.frequency_domains(),
-            |f| f.properties().ok().map(|p| (short(p.domain.name(), "ZES_FREQ_DOMAIN_", p.domain.0), p.subdevice_id)),
+            |f| {
+                f.properties()
+                    .ok()
+                    .map(|p| (short(p.domain.name(), "ZES_FREQ_DOMAIN_", p.domain.0), p.subdevice_id))
+            },
             |x, a, b| (x, a, b),
         );
         let (temp, e2) = enumerate(
             d.temperature_sensors(),
-            |t| t.properties().ok().map(|p| (short(p.sensor.name(), "ZES_TEMP_SENSORS_", p.sensor.0), p.subdevice_id)),
+            |t| {
+                t.properties()
+                    .ok()
+                    .map(|p| (short(p.sensor.name(), "ZES_TEMP_SENSORS_", p.sensor.0), p.subdevice_id))
+            },
             |x, a, b| (x, a, b),
         );
         let (mem, e3) = enumerate(
             d.memory_modules(),
-            |m| m.properties().ok().map(|p| (short(p.location.name(), "ZES_MEM_LOC_", p.location.0), p.subdevice_id)),
+            |m| {
+                m.properties()
+                    .ok()
+                    .map(|p| (short(p.location.name(), "ZES_MEM_LOC_", p.location.0), p.subdevice_id))
+            },
             |x, a, b| (x, a, b),
         );
         let (engines, e4) = enumerate(
             d.engines(),
-            |e| e.properties().ok().map(|p| (short(p.group.name(), "ZES_ENGINE_GROUP_", p.group.0), p.subdevice_id)),
+            |e| {
+                e.properties()
+                    .ok()
+                    .map(|p| (short(p.group.name(), "ZES_ENGINE_GROUP_", p.group.0), p.subdevice_id))
+            },
             |x, a, b| (x, a, b),
         );
         let (ras, e5) = enumerate(
             d.ras_error_sets(),
-            |x| x.properties().ok().map(|p| (short(p.error_type.name(), "ZES_RAS_ERROR_TYPE_", p.error_type.0), p.subdevice_id)),
+            |x| {
+                x.properties().ok().map(|p| {
+                    (short(p.error_type.name(), "ZES_RAS_ERROR_TYPE_", p.error_type.0), p.subdevice_id)
+                })
+            },
             |x, a, b| (x, a, b),
         );
         let fans = d.fans().unwrap_or_default();
@@ -437,8 +491,15 @@ fn enum_reading<T>(err: &Option<Unavailable>, value: T) -> Reading<T> {
     }
 }
 
-const RAS_CATEGORIES: [&str; 7] =
-    ["reset", "programming_errors", "driver_errors", "compute_errors", "non_compute_errors", "cache_errors", "display_errors"];
+const RAS_CATEGORIES: [&str; 7] = [
+    "reset",
+    "programming_errors",
+    "driver_errors",
+    "compute_errors",
+    "non_compute_errors",
+    "cache_errors",
+    "display_errors",
+];
 
 impl Sampler {
     pub fn sample(&mut self) -> DeviceStats {
@@ -446,7 +507,11 @@ impl Sampler {
         if lost {
             self.parts = None;
             self.prev = None;
-            let e = Unavailable { reason: Reason::DeviceLost, code: "ZE_RESULT_ERROR_DEVICE_LOST".into(), function: Some("zesDeviceGetProperties".into()) };
+            let e = Unavailable {
+                reason: Reason::DeviceLost,
+                code: "ZE_RESULT_ERROR_DEVICE_LOST".into(),
+                function: Some("zesDeviceGetProperties".into()),
+            };
             fn err<T>(e: &Unavailable) -> Reading<T> {
                 Reading::Err(e.clone())
             }
@@ -484,7 +549,13 @@ impl Sampler {
                     zes::metrics::power_watts(&a, cur.as_ref()?)
                 }),
             };
-            power.push(PowerStat { domain: dom.clone(), subdevice: *sd, power_w, energy_j, sustained_limit_w: sustained(p) });
+            power.push(PowerStat {
+                domain: dom.clone(),
+                subdevice: *sd,
+                power_w,
+                energy_j,
+                sustained_limit_w: sustained(p),
+            });
         }
 
         let mut frequency = Vec::new();
@@ -495,7 +566,9 @@ impl Sampler {
             raw.throttle.push(cur);
             let throttle_ratio = match &tt {
                 Err(e) => Reading::Err(unavailable(e)),
-                Ok(_) => rate(prev, |pr| zes::metrics::throttle_ratio(&pr.throttle.get(i).copied().flatten()?, cur.as_ref()?)),
+                Ok(_) => rate(prev, |pr| {
+                    zes::metrics::throttle_ratio(&pr.throttle.get(i).copied().flatten()?, cur.as_ref()?)
+                }),
             };
             let st = r(state);
             frequency.push(FrequencyStat {
@@ -504,7 +577,11 @@ impl Sampler {
                 actual_hz: st.as_ref().map(|s| s.actual_mhz.unwrap_or(f64::NAN) * 1e6),
                 request_hz: st.as_ref().map(|s| s.request_mhz.unwrap_or(f64::NAN) * 1e6),
                 throttle_reasons: st.as_ref().map(|s| {
-                    s.throttle_reasons.names().iter().map(|n| short(Some(n), "ZES_FREQ_THROTTLE_REASON_FLAG_", 0)).collect()
+                    s.throttle_reasons
+                        .names()
+                        .iter()
+                        .map(|n| short(Some(n), "ZES_FREQ_THROTTLE_REASON_FLAG_", 0))
+                        .collect()
                 }),
                 throttle_ratio,
             });
@@ -513,7 +590,11 @@ impl Sampler {
         let temperature = parts
             .temp
             .iter()
-            .map(|(t, sensor, sd)| TemperatureStat { sensor: sensor.clone(), subdevice: *sd, celsius: r(t.state()) })
+            .map(|(t, sensor, sd)| TemperatureStat {
+                sensor: sensor.clone(),
+                subdevice: *sd,
+                celsius: r(t.state()),
+            })
             .collect();
 
         let mut memory = Vec::new();
@@ -524,7 +605,9 @@ impl Sampler {
             raw.bw.push(cur);
             let rates = match &bw {
                 Err(e) => Err(unavailable(e)),
-                Ok(_) => Ok(prev.and_then(|pr| zes::metrics::memory_bandwidth(&pr.bw.get(i).copied().flatten()?, cur.as_ref()?))),
+                Ok(_) => Ok(prev.and_then(|pr| {
+                    zes::metrics::memory_bandwidth(&pr.bw.get(i).copied().flatten()?, cur.as_ref()?)
+                })),
             };
             let rr = |f: fn(&zes::metrics::Rates) -> f64| match &rates {
                 Err(e) => Reading::Err(e.clone()),
@@ -555,7 +638,8 @@ impl Sampler {
             let utilization = match &act {
                 Err(err) => Reading::Err(unavailable(err)),
                 Ok(_) => rate(prev, |pr| {
-                    zes::metrics::engine_utilization(&pr.engine.get(i).copied().flatten()?, cur.as_ref()?).map(|p| p / 100.0)
+                    zes::metrics::engine_utilization(&pr.engine.get(i).copied().flatten()?, cur.as_ref()?)
+                        .map(|p| p / 100.0)
                 }),
             };
             engines.push(EngineStat { group: group.clone(), subdevice: *sd, utilization });
@@ -662,7 +746,8 @@ pub fn apply(session: &Session, index: usize, args: &crate::cli::SetArgs) -> Res
             let mut limits = p.limits().map_err(|e| refuse(e, "power limits"))?;
             limits.sustained.enabled = 1;
             limits.sustained.power = (watts * 1000.0).round() as i32;
-            p.set_limits(Some(&limits.sustained), None, None).map_err(|e| refuse(e, "setting the power limit"))?;
+            p.set_limits(Some(&limits.sustained), None, None)
+                .map_err(|e| refuse(e, "setting the power limit"))?;
             done = true;
         }
         if !done && args.power_limit.is_some() {
@@ -695,13 +780,17 @@ pub fn apply(session: &Session, index: usize, args: &crate::cli::SetArgs) -> Res
         if !d.ecc_configurable().map_err(|e| refuse(e, "ECC"))? {
             return Err(Fatal::runtime(format!("device {index}: ECC is not configurable")));
         }
-        let state = if ecc == "on" { zes_device_ecc_state_t::ENABLED } else { zes_device_ecc_state_t::DISABLED };
+        let state =
+            if ecc == "on" { zes_device_ecc_state_t::ENABLED } else { zes_device_ecc_state_t::DISABLED };
         let result = d.set_ecc_state(state).map_err(|e| refuse(e, "setting ECC"))?;
         let action = result.pending_action;
         if action.0 != 0 {
             eprintln!(
                 "device {index}: ECC change pending: {}",
-                action.name().map(|n| short(Some(n), "ZES_DEVICE_ACTION_", 0)).unwrap_or_else(|| format!("{:#x}", action.0))
+                action
+                    .name()
+                    .map(|n| short(Some(n), "ZES_DEVICE_ACTION_", 0))
+                    .unwrap_or_else(|| format!("{:#x}", action.0))
             );
         }
     }

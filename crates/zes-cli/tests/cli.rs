@@ -37,7 +37,9 @@ fn info_formats() {
 #[test]
 fn stats_formats_frozen_clock() {
     // A frozen clock makes every value stable; derived values then need a second sample.
-    for (name, extra) in [("stats_a770_table", None), ("stats_a770_json", Some("--json")), ("stats_a770_csv", Some("--csv"))] {
+    for (name, extra) in
+        [("stats_a770_table", None), ("stats_a770_json", Some("--json")), ("stats_a770_csv", Some("--csv"))]
+    {
         let mut args = vec!["stats", "-d", "2", "-w", "20ms"];
         args.extend(extra);
         let o = sim(&args, FROZEN);
@@ -116,7 +118,8 @@ fn device_selection() {
     let o = sim(&["info", "--json", "-d", &format!("{uuid},{pci},0")], FROZEN);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let idx: Vec<u64> = v["devices"].as_array().unwrap().iter().map(|d| d["index"].as_u64().unwrap()).collect();
+    let idx: Vec<u64> =
+        v["devices"].as_array().unwrap().iter().map(|d| d["index"].as_u64().unwrap()).collect();
     assert_eq!(idx, vec![1, 2, 0]);
     let o = sim(&["info", "-d", "7"], FROZEN);
     assert_eq!(o.status.code(), Some(2));
@@ -151,7 +154,10 @@ fn set_checks_limits() {
     let o = sim(&["set", "-d", "2", "--freq-range", "100,200", "--yes"], FROZEN);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("the driver allows 300-2400 MHz"), "{}", stderr(&o));
-    let o = sim(&["set", "-d", "0", "--power-limit", "450", "--freq-range", "1000,1200", "--ecc", "off", "--yes"], FROZEN);
+    let o = sim(
+        &["set", "-d", "0", "--power-limit", "450", "--freq-range", "1000,1200", "--ecc", "off", "--yes"],
+        FROZEN,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = sim(&["set", "--reset-defaults", "--yes"], FROZEN);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -152,11 +152,21 @@ fn formats_content_negotiation_and_promtool() {
     let util = value(&text, "hw_gpu_utilization_ratio", &["device=\"2\"", "engine_group=\"all\""]).unwrap();
     assert!((0.0..=1.0).contains(&util), "{util}");
 
-    let (status, head, om) = get(&e.addr, "/metrics", &["Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"]);
+    let (status, head, om) = get(
+        &e.addr,
+        "/metrics",
+        &["Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"],
+    );
     assert_eq!(status, 200);
-    assert!(head.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"), "{head}");
+    assert!(
+        head.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
     assert!(om.ends_with("# EOF\n"));
-    assert!(om.contains("# TYPE hw_gpu_energy_joules counter") && om.contains("# UNIT hw_gpu_energy_joules joules"));
+    assert!(
+        om.contains("# TYPE hw_gpu_energy_joules counter")
+            && om.contains("# UNIT hw_gpu_energy_joules joules")
+    );
     let (_, head, _) = get(&e.addr, "/metrics", &["Accept: text/plain;version=0.0.4"]);
     assert!(head.contains("version=0.0.4"), "{head}");
 }
@@ -173,7 +183,14 @@ fn http_errors_are_4xx_and_the_server_survives() {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(64 * 1024));
     let status = raw(&e.addr, long_uri.as_bytes()).0;
     assert!((400..500).contains(&status), "{status}");
-    assert_eq!(raw(&e.addr, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc").0, 405);
+    assert_eq!(
+        raw(
+            &e.addr,
+            b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+        )
+        .0,
+        405
+    );
     assert_eq!(get(&e.addr, "/nope", &[]).0, 404);
     let (status, _, body) = raw(&e.addr, b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 200);
@@ -224,7 +241,13 @@ fn slow_driver_calls_do_not_slow_scrapes() {
 
 #[test]
 fn injected_errors_are_counted_per_device() {
-    let e = Exporter::start(&[], &[("ZES_SIM_FAULTS", "zesTemperatureGetState=ZE_RESULT_ERROR_UNKNOWN@every"), ("ZES_SIM_PRESET", "a770")]);
+    let e = Exporter::start(
+        &[],
+        &[
+            ("ZES_SIM_FAULTS", "zesTemperatureGetState=ZE_RESULT_ERROR_UNKNOWN@every"),
+            ("ZES_SIM_PRESET", "a770"),
+        ],
+    );
     e.wait_for("zes_exporter_read_errors_total{device=\"0\"");
     let page = e.wait_for("hw_gpu_power_watts{");
     assert!(page.contains("metric=\"temperature\",reason=\"other\""), "{page}");
@@ -237,7 +260,19 @@ fn basic_auth_and_tls() {
     let dir = tempfile::tempdir().unwrap();
     let hash = bcrypt::hash("s3cret", 4).unwrap();
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
         .arg(dir.path().join("key.pem"))
         .arg("-out")
@@ -275,7 +310,11 @@ fn basic_auth_and_tls() {
     assert_ne!(status, 200);
     // A broken web config is a clear start-up error.
     std::fs::write(&web, "basic_auth_users:\n  prom: not-a-hash\n").unwrap();
-    let o = zes_smi().args(["--simulate", "exporter", "--listen", "127.0.0.1:0", "--web-config"]).arg(&web).output().unwrap();
+    let o = zes_smi()
+        .args(["--simulate", "exporter", "--listen", "127.0.0.1:0", "--web-config"])
+        .arg(&web)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a bcrypt hash"));
 }

@@ -36,6 +36,8 @@ pub struct DeviceEntry {
 pub struct ExportState {
     pub devices: Vec<DeviceEntry>,
     pub max_processes: usize,
+    /// A device whose latest read ended longer ago than this (seconds) is reported down.
+    pub stale_after: f64,
 }
 
 #[derive(Debug)]
@@ -106,7 +108,7 @@ impl Family {
         }
     }
     fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), FmtError> {
-        let mut metric = encoder.encode_descriptor(self.name, self.help, self.unit.as_ref(), self.kind.clone())?;
+        let mut metric = encoder.encode_descriptor(self.name, self.help, self.unit.as_ref(), self.kind)?;
         for (labels, value) in &self.samples {
             let family = metric.encode_family(labels)?;
             match self.kind {
@@ -127,36 +129,88 @@ impl Collector for StateCollector {
         let watts = || Some(Unit::Other("watts".into()));
         let hertz = || Some(Unit::Other("hertz".into()));
         let ratio = || Some(Unit::Other("ratio".into()));
-        let mut up = Family::gauge("hw_gpu_up", "1 when the latest read of the device succeeded, 0 when it failed or is overdue", None);
+        let mut up = Family::gauge(
+            "hw_gpu_up",
+            "1 when the latest read of the device succeeded, 0 when it failed or is overdue",
+            None,
+        );
         let mut power = Family::gauge("hw_gpu_power", "Average power over the sampling window", watts());
         let mut power_limit = Family::gauge("hw_gpu_power_limit", "Sustained power limit", watts());
-        let mut energy = Family::counter("hw_gpu_energy", "Energy consumed since an unspecified point", Some(Unit::Joules));
-        let mut util = Family::gauge("hw_gpu_utilization", "Fraction of the sampling window the engine group was busy", ratio());
+        let mut energy = Family::counter(
+            "hw_gpu_energy",
+            "Energy consumed since an unspecified point",
+            Some(Unit::Joules),
+        );
+        let mut util = Family::gauge(
+            "hw_gpu_utilization",
+            "Fraction of the sampling window the engine group was busy",
+            ratio(),
+        );
         let mut freq = Family::gauge("hw_gpu_frequency", "Actual clock frequency", hertz());
         let mut freq_req = Family::gauge("hw_gpu_frequency_request", "Requested clock frequency", hertz());
-        let mut throttle = Family::gauge("hw_gpu_frequency_throttle", "Fraction of the sampling window the clock was throttled", ratio());
+        let mut throttle = Family::gauge(
+            "hw_gpu_frequency_throttle",
+            "Fraction of the sampling window the clock was throttled",
+            ratio(),
+        );
         let mut temp = Family::gauge("hw_gpu_temperature", "Temperature of a sensor", Some(Unit::Celsius));
-        let mut mem_limit = Family::gauge("hw_gpu_memory_limit", "Size of a memory module", Some(Unit::Bytes));
-        let mut mem_usage = Family::gauge("hw_gpu_memory_usage", "Memory in use (size minus free)", Some(Unit::Bytes));
-        let mut mem_util = Family::gauge("hw_gpu_memory_utilization", "Fraction of a memory module in use", ratio());
-        let mut mem_io = Family::counter("hw_gpu_memory_io", "Bytes read from and written to device memory", Some(Unit::Bytes));
-        let mut pci_io = Family::counter("hw_gpu_io", "Bytes received and transmitted over PCI Express", Some(Unit::Bytes));
-        let mut errors = Family::counter("hw_gpu_errors", "Hardware errors (RAS) by category and severity", None);
+        let mut mem_limit =
+            Family::gauge("hw_gpu_memory_limit", "Size of a memory module", Some(Unit::Bytes));
+        let mut mem_usage =
+            Family::gauge("hw_gpu_memory_usage", "Memory in use (size minus free)", Some(Unit::Bytes));
+        let mut mem_util =
+            Family::gauge("hw_gpu_memory_utilization", "Fraction of a memory module in use", ratio());
+        let mut mem_io = Family::counter(
+            "hw_gpu_memory_io",
+            "Bytes read from and written to device memory",
+            Some(Unit::Bytes),
+        );
+        let mut pci_io = Family::counter(
+            "hw_gpu_io",
+            "Bytes received and transmitted over PCI Express",
+            Some(Unit::Bytes),
+        );
+        let mut errors =
+            Family::counter("hw_gpu_errors", "Hardware errors (RAS) by category and severity", None);
         let mut fan = Family::gauge("hw_fan_speed", "Fan speed", Some(Unit::Other("rpm".into())));
-        let mut proc_mem = Family::gauge("hw_gpu_process_memory_usage", "Device memory used by a process (largest users only)", Some(Unit::Bytes));
-        let mut read_errors = Family::counter("zes_exporter_read_errors", "Failed reads of a device metric, by metric and reason", None);
-        let mut sample_secs = Family::gauge("zes_exporter_sample_duration", "Time the latest read of the device took", Some(Unit::Seconds));
-        let mut sample_ts = Family::gauge("zes_exporter_last_sample_timestamp", "Unix time of the latest read of the device", Some(Unit::Seconds));
+        let mut proc_mem = Family::gauge(
+            "hw_gpu_process_memory_usage",
+            "Device memory used by a process (largest users only)",
+            Some(Unit::Bytes),
+        );
+        let mut read_errors = Family::counter(
+            "zes_exporter_read_errors",
+            "Failed reads of a device metric, by metric and reason",
+            None,
+        );
+        let mut sample_secs = Family::gauge(
+            "zes_exporter_sample_duration",
+            "Time the latest read of the device took",
+            Some(Unit::Seconds),
+        );
+        let mut sample_ts = Family::gauge(
+            "zes_exporter_last_sample_timestamp",
+            "Unix time of the latest read of the device",
+            Some(Unit::Seconds),
+        );
 
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         for entry in &self.0.devices {
             let dl = device_labels(&entry.summary);
-            up.set(dl.clone(), if entry.up { 1.0 } else { 0.0 });
+            let fresh = self.0.stale_after <= 0.0 || now - entry.last_sample_unix <= self.0.stale_after;
+            up.set(dl.clone(), if entry.up && fresh { 1.0 } else { 0.0 });
             sample_secs.set(dl.clone(), entry.sample_seconds);
             if entry.last_sample_unix > 0.0 {
                 sample_ts.set(dl.clone(), entry.last_sample_unix);
             }
             for ((metric, reason), n) in &entry.read_errors {
-                read_errors.set(with(dl.clone(), &[("metric", metric.clone()), ("reason", reason.clone())]), *n as f64);
+                read_errors.set(
+                    with(dl.clone(), &[("metric", metric.clone()), ("reason", reason.clone())]),
+                    *n as f64,
+                );
             }
             let Some(stats) = &entry.stats else { continue };
             if let Reading::Ok(list) = &stats.power {
@@ -171,7 +225,10 @@ impl Collector for StateCollector {
             }
             if let Reading::Ok(list) = &stats.engines {
                 for e in list {
-                    util.add(with(dl.clone(), &[("engine_group", e.group.clone()), sd(e.subdevice)]), &e.utilization);
+                    util.add(
+                        with(dl.clone(), &[("engine_group", e.group.clone()), sd(e.subdevice)]),
+                        &e.utilization,
+                    );
                 }
             }
             if let Reading::Ok(list) = &stats.frequency {
@@ -189,7 +246,10 @@ impl Collector for StateCollector {
             }
             if let Reading::Ok(list) = &stats.memory {
                 for m in list {
-                    let l = with(dl.clone(), &[("memory", m.index.to_string()), ("location", m.location.clone()), sd(m.subdevice)]);
+                    let l = with(
+                        dl.clone(),
+                        &[("memory", m.index.to_string()), ("location", m.location.clone()), sd(m.subdevice)],
+                    );
                     mem_limit.add(l.clone(), &u64f(&m.total_bytes));
                     mem_usage.add(l.clone(), &u64f(&m.used_bytes));
                     if let (Reading::Ok(used), Reading::Ok(total)) = (&m.used_bytes, &m.total_bytes) {
@@ -221,14 +281,35 @@ impl Collector for StateCollector {
                 let mut procs: Vec<_> = list.iter().collect();
                 procs.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes).then(a.pid.cmp(&b.pid)));
                 for p in procs.into_iter().take(self.0.max_processes) {
-                    let l = with(dl.clone(), &[("pid", p.pid.to_string()), ("process", p.name.clone().unwrap_or_default())]);
+                    let l = with(
+                        dl.clone(),
+                        &[("pid", p.pid.to_string()), ("process", p.name.clone().unwrap_or_default())],
+                    );
                     proc_mem.set(l, p.memory_bytes as f64);
                 }
             }
         }
         for family in [
-            up, power, power_limit, energy, util, freq, freq_req, throttle, temp, mem_limit, mem_usage, mem_util,
-            mem_io, pci_io, errors, fan, proc_mem, read_errors, sample_secs, sample_ts,
+            up,
+            power,
+            power_limit,
+            energy,
+            util,
+            freq,
+            freq_req,
+            throttle,
+            temp,
+            mem_limit,
+            mem_usage,
+            mem_util,
+            mem_io,
+            pci_io,
+            errors,
+            fan,
+            proc_mem,
+            read_errors,
+            sample_secs,
+            sample_ts,
         ] {
             family.encode(&mut encoder)?;
         }
@@ -348,7 +429,11 @@ pub(crate) mod tests {
                 throttle_reasons: Reading::Ok(vec![]),
                 throttle_ratio: Reading::Ok(0.0),
             }]),
-            temperature: Reading::Ok(vec![TemperatureStat { sensor: "gpu".into(), subdevice: None, celsius: denied }]),
+            temperature: Reading::Ok(vec![TemperatureStat {
+                sensor: "gpu".into(),
+                subdevice: None,
+                celsius: denied,
+            }]),
             memory: Reading::Ok(vec![MemoryStat {
                 index: 0,
                 location: "device".into(),
@@ -362,7 +447,11 @@ pub(crate) mod tests {
                 read_bytes_per_s: Reading::pending(),
                 write_bytes_per_s: Reading::pending(),
             }]),
-            engines: Reading::Ok(vec![EngineStat { group: "compute_all".into(), subdevice: None, utilization: Reading::Ok(0.5) }]),
+            engines: Reading::Ok(vec![EngineStat {
+                group: "compute_all".into(),
+                subdevice: None,
+                utilization: Reading::Ok(0.5),
+            }]),
             pci: Reading::Ok(PciStat {
                 rx_bytes: Reading::Ok(5),
                 tx_bytes: Reading::Ok(6),
@@ -378,7 +467,13 @@ pub(crate) mod tests {
             fans: Reading::Ok(vec![]),
             processes: Reading::Ok(
                 (0..40)
-                    .map(|pid| ProcessStat { pid, name: Some(format!("p{pid}")), memory_bytes: pid as u64 * 10, shared_bytes: 0, engines: vec![] })
+                    .map(|pid| ProcessStat {
+                        pid,
+                        name: Some(format!("p{pid}")),
+                        memory_bytes: pid as u64 * 10,
+                        shared_bytes: 0,
+                        engines: vec![],
+                    })
                     .collect(),
             ),
         };
@@ -394,10 +489,18 @@ pub(crate) mod tests {
         };
         ExportState {
             devices: vec![
-                DeviceEntry { summary, stats: Some(Arc::new(stats)), up: true, read_errors, sample_seconds: 0.01, last_sample_unix: 1.7e9 },
+                DeviceEntry {
+                    summary,
+                    stats: Some(Arc::new(stats)),
+                    up: true,
+                    read_errors,
+                    sample_seconds: 0.01,
+                    last_sample_unix: 1.7e9,
+                },
                 lost,
             ],
             max_processes: 16,
+            stale_after: 0.0,
         }
     }
 
@@ -428,7 +531,8 @@ pub(crate) mod tests {
             return;
         }
         let om = encode_openmetrics(Arc::new(fixture()));
-        for (label, text) in [("prometheus", openmetrics_to_prometheus(&om))] {
+        {
+            let (label, text) = ("prometheus", openmetrics_to_prometheus(&om));
             use std::io::Write;
             let mut child = std::process::Command::new("promtool")
                 .args(["check", "metrics"])
@@ -439,7 +543,8 @@ pub(crate) mod tests {
                 .expect("promtool is needed (apt-get install prometheus) or set ZES_SKIP_PROMETHEUS_TESTS=1");
             child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
             let out = child.wait_with_output().unwrap();
-            let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let report =
+                format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             assert!(out.status.success(), "promtool rejected the {label} text:\n{report}\n---\n{text}");
             assert!(report.trim().is_empty(), "promtool lint findings for {label}:\n{report}\n---\n{text}");
         }

@@ -29,7 +29,8 @@ const MAX_CONNECTIONS: usize = 128;
 struct Shared {
     state: Mutex<ExportState>,
     generation: AtomicU64,
-    cache: Mutex<(u64, Bytes, Bytes)>,
+    /// (generation, encoded at, OpenMetrics page, Prometheus text page).
+    cache: Mutex<(u64, Instant, Bytes, Bytes)>,
     web: WebConfig,
     stop: AtomicBool,
 }
@@ -38,13 +39,14 @@ impl Shared {
     fn pages(&self) -> (Bytes, Bytes) {
         let generation = self.generation.load(Ordering::Acquire);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.0 != generation || cache.1.is_empty() {
+        // Re-encoded when a sample arrived, and at least every second (staleness of `up`).
+        if cache.0 != generation || cache.2.is_empty() || cache.1.elapsed() > Duration::from_secs(1) {
             let state = Arc::new(self.state.lock().unwrap_or_else(|e| e.into_inner()).clone());
             let om = metrics::encode_openmetrics(state);
             let prom = metrics::openmetrics_to_prometheus(&om);
-            *cache = (generation, Bytes::from(om), Bytes::from(prom));
+            *cache = (generation, Instant::now(), Bytes::from(om), Bytes::from(prom));
         }
-        (cache.1.clone(), cache.2.clone())
+        (cache.2.clone(), cache.3.clone())
     }
 
     fn update(&self, index: usize, f: impl FnOnce(&mut DeviceEntry)) {
@@ -75,9 +77,13 @@ pub fn run(session: Session, args: &ExporterArgs) -> Result<(), String> {
         })
         .collect();
     let shared = Arc::new(Shared {
-        state: Mutex::new(ExportState { devices, max_processes: args.max_processes }),
+        state: Mutex::new(ExportState {
+            devices,
+            max_processes: args.max_processes,
+            stale_after: 3.0 * args.interval.as_secs_f64() + 1.0,
+        }),
         generation: AtomicU64::new(1),
-        cache: Mutex::new((0, Bytes::new(), Bytes::new())),
+        cache: Mutex::new((0, Instant::now(), Bytes::new(), Bytes::new())),
         web,
         stop: AtomicBool::new(false),
     });
@@ -133,7 +139,10 @@ async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), 
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let tls = shared.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!("zes-smi exporter: serving {scheme}://{}/metrics", listener.local_addr().map_err(|e| e.to_string())?);
+    eprintln!(
+        "zes-smi exporter: serving {scheme}://{}/metrics",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -156,7 +165,8 @@ async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), 
             let _ = stream.set_nodelay(true);
             match tls {
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
                     if let Ok(Ok(stream)) = handshake {
                         serve_connection(TokioIo::new(stream), shared).await;
                     }
@@ -209,7 +219,7 @@ pub fn wants_openmetrics(accept: &str) -> bool {
             "text/plain" | "*/*" | "text/*" => false,
             _ => continue,
         };
-        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+        if q > 0.0 && best.map_or(true, |(bq, _)| q > bq) {
             best = Some((q, om));
         }
     }
@@ -218,16 +228,25 @@ pub fn wants_openmetrics(accept: &str) -> bool {
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", Bytes::from_static(b"method not allowed\n"));
+        let mut r = respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(b"method not allowed\n"),
+        );
         r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     if !shared.web.users.is_empty() {
         let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let web = shared.clone();
-        let ok = tokio::task::spawn_blocking(move || web.web.authorized(header.as_deref())).await.unwrap_or(false);
+        let ok =
+            tokio::task::spawn_blocking(move || web.web.authorized(header.as_deref())).await.unwrap_or(false);
         if !ok {
-            let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", Bytes::from_static(b"unauthorized\n"));
+            let mut r = respond(
+                StatusCode::UNAUTHORIZED,
+                "text/plain; charset=utf-8",
+                Bytes::from_static(b"unauthorized\n"),
+            );
             r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"zes-smi\""));
             return r;
         }

@@ -55,7 +55,8 @@ impl std::fmt::Debug for WebConfig {
 
 impl WebConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
@@ -64,7 +65,9 @@ impl WebConfig {
         let _ = raw.http_server_config;
         let base = path.parent().unwrap_or(Path::new("."));
         let tls = match raw.tls_server_config {
-            Some(t) => Some(Arc::new(load_tls(&base.join(&t.cert_file), &base.join(&t.key_file), t.min_version)?)),
+            Some(t) => {
+                Some(Arc::new(load_tls(&base.join(&t.cert_file), &base.join(&t.key_file), t.min_version)?))
+            }
             None => None,
         };
         for (user, hash) in &raw.basic_auth_users {
@@ -73,7 +76,9 @@ impl WebConfig {
             }
         }
         let dummy = match raw.basic_auth_users.values().next() {
-            Some(_) => bcrypt::hash("zes-smi unknown user", bcrypt::DEFAULT_COST).map_err(|e| e.to_string())?,
+            Some(_) => {
+                bcrypt::hash("zes-smi unknown user", bcrypt::DEFAULT_COST).map_err(|e| e.to_string())?
+            }
             None => String::new(),
         };
         Ok(Self { tls, users: raw.basic_auth_users, dummy })
@@ -91,7 +96,9 @@ impl WebConfig {
         if encoded.len() > 1024 {
             return false;
         }
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
         let Ok(text) = String::from_utf8(decoded) else { return false };
         let Some((user, password)) = text.split_once(':') else { return false };
         match self.users.get(user) {
@@ -121,7 +128,9 @@ fn load_tls(cert: &Path, key: &Path, min_version: Option<String>) -> Result<rust
     let versions: &[&rustls::SupportedProtocolVersion] = match min_version.as_deref() {
         None | Some("TLS12") => &[&rustls::version::TLS13, &rustls::version::TLS12],
         Some("TLS13") => &[&rustls::version::TLS13],
-        Some(other) => return Err(format!("unsupported tls_server_config.min_version {other:?} (TLS12, TLS13)")),
+        Some(other) => {
+            return Err(format!("unsupported tls_server_config.min_version {other:?} (TLS12, TLS13)"))
+        }
     };
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)

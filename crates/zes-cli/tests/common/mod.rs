@@ -9,7 +9,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_zes-smi");
 /// A command for zes-smi with the simulator's environment cleared.
 pub fn zes_smi() -> Command {
     let mut c = Command::new(BIN);
-    for var in ["ZES_SIM_CONFIG", "ZES_SIM_PRESET", "ZES_SIM_FAULTS", "ZES_SIM_UNPRIVILEGED", "ZES_SIM_LATENCY_US", "ZES_SIM_CLOCK", "ZES_LIBRARY"] {
+    for var in [
+        "ZES_SIM_CONFIG",
+        "ZES_SIM_PRESET",
+        "ZES_SIM_FAULTS",
+        "ZES_SIM_UNPRIVILEGED",
+        "ZES_SIM_LATENCY_US",
+        "ZES_SIM_CLOCK",
+        "ZES_LIBRARY",
+    ] {
         c.env_remove(var);
     }
     c
@@ -54,7 +62,8 @@ pub fn normalize(text: &str) -> String {
                 let head = &line[..at + "window_s".len()];
                 let rest = &line[at + "window_s".len()..];
                 let keep: String = rest.chars().take_while(|c| !c.is_ascii_digit()).collect();
-                let tail: String = rest[keep.len()..].chars().skip_while(|c| c.is_ascii_digit() || *c == '.').collect();
+                let tail: String =
+                    rest[keep.len()..].chars().skip_while(|c| c.is_ascii_digit() || *c == '.').collect();
                 format!("{head}{keep}<window>{tail}")
             }
             None => line.to_string(),
