@@ -71,31 +71,32 @@ def _uuid_hex(uuid) -> str:
     return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+_SCALARS = (int, float, str, bool, type(None), bytes)
+
+
 def _plain(value):
     """A value as JSON-ready data (enums by name)."""
-    if isinstance(value, enum.Enum) and value.name:
-        return value.name
-    if dataclasses.is_dataclass(value):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name if value.name else int(value)
+    if isinstance(value, _Record):
+        return value.to_dict()
+    if t is dict:
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if t in (list, tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _asdict(obj) -> dict:
-    out = {}
-    for f in dataclasses.fields(obj):
-        out[f.name] = _plain(getattr(obj, f.name))
-    return out
 
 
 class _Record:
     """Mixin for the dataclasses of this module: `.to_dict()` and `.to_json()`."""
 
+    __slots__ = ()
+
     def to_dict(self) -> dict:
-        return _asdict(self)
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -589,7 +590,7 @@ class Device:
 
         def part(key, fn):
             try:
-                out[key] = _plain(fn())
+                out[key] = fn()
             except ZesError as e:
                 out[key] = {"error": e.name}
 

@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+use pyo3::intern;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
 use zes_sys::ze_result_t;
 
 use crate::state;
@@ -278,8 +279,10 @@ fn handle_value(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResul
     if obj.is_none() {
         return Ok(0);
     }
-    if let Ok(v) = obj.extract::<usize>() {
-        return Ok(v);
+    if obj.is_instance_of::<PyInt>() {
+        return obj
+            .extract::<usize>()
+            .map_err(|_| argument_error(py, argno, "a handle must be a non-negative int".into()));
     }
     let (_, info) = info_of(py, &obj.get_type())?;
     if info.kind == (Kind::Simple { code: b'P' }) {
@@ -293,12 +296,12 @@ fn handle_value(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResul
 
 /// An integer-like scalar (ints, bools, ctypes simple instances).
 pub(crate) fn int_in<T: for<'a> FromPyObject<'a>>(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<T> {
-    if let Ok(v) = obj.extract::<T>() {
-        return Ok(v);
+    if obj.is_instance_of::<PyInt>() {
+        return obj.extract::<T>().map_err(|e| argument_error(py, argno, format!("integer out of range: {e}")));
     }
     let (_, info) = info_of(py, &obj.get_type())?;
     if let Kind::Simple { .. } = info.kind {
-        if let Ok(v) = obj.getattr("value")?.extract::<T>() {
+        if let Ok(v) = obj.getattr(intern!(py, "value"))?.extract::<T>() {
             return Ok(v);
         }
     }
@@ -306,12 +309,12 @@ pub(crate) fn int_in<T: for<'a> FromPyObject<'a>>(py: Python<'_>, obj: &Bound<'_
 }
 
 pub(crate) fn f64_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<f64> {
-    if let Ok(v) = obj.extract::<f64>() {
-        return Ok(v);
+    if obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>() {
+        return obj.extract::<f64>();
     }
     let (_, info) = info_of(py, &obj.get_type())?;
     if let Kind::Simple { .. } = info.kind {
-        if let Ok(v) = obj.getattr("value")?.extract::<f64>() {
+        if let Ok(v) = obj.getattr(intern!(py, "value"))?.extract::<f64>() {
             return Ok(v);
         }
     }
@@ -448,7 +451,7 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
     let (_, mut info) = info_of(py, &obj.get_type())?;
     let mut target = obj.clone();
     if info.kind == Kind::CArg {
-        target = obj.getattr("_obj")?;
+        target = obj.getattr(intern!(py, "_obj"))?;
         info = info_of(py, &target.get_type())?.1;
     }
     if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
