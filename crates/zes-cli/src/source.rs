@@ -1,7 +1,7 @@
 //! The adapter between the `zes` crate and zes-smi's model: opening the library (or the
 //! simulator), selecting devices, reading static information and sampling live metrics.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zes::sys::*;
 use zes::{Device, Error, ErrorClass, Sysman};
@@ -63,29 +63,19 @@ pub struct Session {
     summaries: Vec<DeviceSummary>,
 }
 
-/// The simulated driver's library: `$ZES_SIM_LIBRARY`, else `libzes_sim.so` beside the
-/// executable or in its parent directory (cargo's layout).
-fn sim_library() -> Result<PathBuf, Fatal> {
-    if let Some(p) = std::env::var_os("ZES_SIM_LIBRARY").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let name = if cfg!(windows) { "zes_sim.dll" } else { "libzes_sim.so" };
-    let exe = std::env::current_exe().map_err(|e| Fatal::runtime(format!("cannot locate zes-smi: {e}")))?;
-    let mut dir = exe.parent().map(Path::to_path_buf);
-    while let Some(d) = dir {
-        for candidate in [d.join(name), d.join("deps").join(name)] {
-            if candidate.exists() {
-                return Ok(candidate);
+/// The simulator linked into zes-smi; a machine file or preset it rejects is a usage error.
+fn open_simulator(builder: zes::Builder) -> Result<Session, Fatal> {
+    match builder.library_instance(zes_sim::in_process_library()).init() {
+        Ok(sysman) => Session::with_sysman(sysman),
+        Err(e) => {
+            let status = zes_sim::control(r#"{"op":"status"}"#).unwrap_or_default();
+            let status: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+            match status.get("load_error").and_then(|v| v.as_str()) {
+                Some(load) => Err(Fatal::usage(format!("--simulate: {load}"))),
+                None => Err(Fatal::runtime(format!("the simulator failed to initialize: {e}"))),
             }
         }
-        if d.file_name().is_some_and(|n| n == "target") {
-            break;
-        }
-        dir = d.parent().map(Path::to_path_buf);
     }
-    Err(Fatal::runtime(format!(
-        "--simulate: cannot find {name} (build it with `cargo build -p zes-sim` or set ZES_SIM_LIBRARY)"
-    )))
 }
 
 impl Session {
@@ -101,7 +91,7 @@ impl Session {
                         std::env::set_var("ZES_SIM_PRESET", spec);
                     }
                 }
-                builder.library(sim_library()?).init()
+                return open_simulator(builder);
             }
             None => match library {
                 Some(path) => builder.library(path).init(),
@@ -119,6 +109,10 @@ impl Session {
             )),
             other => Fatal::runtime(format!("cannot initialize Level Zero Sysman: {other}")),
         })?;
+        Self::with_sysman(sysman)
+    }
+
+    fn with_sysman(sysman: Sysman) -> Result<Self, Fatal> {
         let devices =
             sysman.devices().map_err(|e| Fatal::runtime(format!("cannot enumerate devices: {e}")))?;
         if devices.is_empty() {

@@ -141,6 +141,11 @@ fn usage_errors_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).is_empty());
     }
+    for bad in ["h100", "/nonexistent/machine.toml"] {
+        let o = zes_smi().args(["--simulate", bad, "list"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("zes-smi: --simulate: ZES_SIM_"), "{}", stderr(&o));
+    }
     let o = zes_smi().arg("--help").output().unwrap();
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Exit codes"));
