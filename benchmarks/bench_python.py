@@ -14,12 +14,12 @@ import ctypes
 import os
 import sys
 import time
-from ctypes import POINTER, byref, c_double, c_int32, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, byref, c_double, c_int32, c_uint8, c_uint32
 
 N_DEVICES = 8
 os.environ.setdefault("ZES_SIM_PRESET", ",".join(["max1550"] * N_DEVICES))
 
-import pyzes  # noqa: E402
+import pyzes
 
 os.environ["ZE_ENABLE_ALT_DRIVERS"] = pyzes.native_path()
 os.environ["ZES_ENABLE_SYSMAN"] = "1"
@@ -29,7 +29,7 @@ except OSError:
     LOADER = None
     pyzes.simulate()
 
-from pyzes import _abi as A  # noqa: E402
+from pyzes import _abi as A
 
 
 def per_call_ns(fn, n: int) -> float:
@@ -152,13 +152,33 @@ def main() -> None:
     print(f"library: {pyzes.library_info()}")
     print(f"devices: {len(devices)} simulated ({os.environ['ZES_SIM_PRESET']})\n")
     rows = []
-    rows.append(("pyzes C-mirror  zesMemoryGetState(h, byref(s))", per_call_ns(lambda: A.zesMemoryGetState(mem, byref(state)), n)))
+    rows.append(
+        (
+            "pyzes C-mirror  zesMemoryGetState(h, byref(s))",
+            per_call_ns(lambda: A.zesMemoryGetState(mem, byref(state)), n),
+        )
+    )
     rows.append(("pyzes C-mirror  zesMemoryGetState(h, s)", per_call_ns(lambda: A.zesMemoryGetState(mem, state), n)))
-    rows.append(("pyzes C-mirror  zesDeviceGetProperties(h, byref(p))", per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(props)), n)))
+    rows.append(
+        (
+            "pyzes C-mirror  zesDeviceGetProperties(h, byref(p))",
+            per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(props)), n),
+        )
+    )
     if LOADER is not None:
         orig = Original(LOADER)
-        rows.append(("original style  zesMemoryGetState (argtypes per call)", per_call_ns(lambda: orig.zesMemoryGetState(mem, byref(state)), n)))
-        rows.append(("original style  zesDeviceGetProperties", per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(props)), n)))
+        rows.append(
+            (
+                "original style  zesMemoryGetState (argtypes per call)",
+                per_call_ns(lambda: orig.zesMemoryGetState(mem, byref(state)), n),
+            )
+        )
+        rows.append(
+            (
+                "original style  zesDeviceGetProperties",
+                per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(props)), n),
+            )
+        )
         pre = LOADER.zesMemoryGetState
         pre.argtypes = [A.zes_mem_handle_t, POINTER(A.zes_mem_state_t)]
         pre.restype = c_int32
@@ -168,10 +188,10 @@ def main() -> None:
 
     print()
     snap = per_call_ns(lambda: pyzes.Sysman().snapshot(), 20) / 1e3
-    print(f"{'pyzes Pythonic  Sysman().snapshot() of %d devices' % len(devices):58s} {snap:8.0f} us")
+    print(f"{f'pyzes Pythonic  Sysman().snapshot() of {len(devices)} devices':58s} {snap:8.0f} us")
     if LOADER is not None:
         t = per_call_ns(lambda: original_snapshot(orig, devices), 20) / 1e3
-        print(f"{'original style  same data, %d devices' % len(devices):58s} {t:8.0f} us")
+        print(f"{f'original style  same data, {len(devices)} devices':58s} {t:8.0f} us")
 
 
 def legacy_devices():

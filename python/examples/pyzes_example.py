@@ -12,7 +12,7 @@ import sys
 import time
 
 import pyzes
-from pyzes import *  # noqa: F403
+from pyzes import *
 
 
 def rc_name(rc: int) -> str:

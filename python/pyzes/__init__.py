@@ -21,9 +21,9 @@ import os as _os
 import sys as _sys
 
 from . import _native
-from ._abi import *  # noqa: F403  (functions, structs, handles, constants, ctypes names)
+from ._abi import *
 from ._abi import _FUNCTIONS, _STRUCTS, _STYPE_STRUCTS  # noqa: F401
-from .errors import *  # noqa: F403
+from .errors import *
 from .errors import ZesError, check, error_for, result_name  # noqa: F401
 
 __version__ = "0.1.0"
@@ -56,8 +56,14 @@ def native_path() -> str:
 _PRESETS = ("max1550", "a770", "igpu")
 
 
-def simulate(preset: str | None = None, config: str | None = None, *, unprivileged: bool | None = None,
-             faults: str | None = None, latency_us: int | None = None) -> None:
+def simulate(
+    preset: str | None = None,
+    config: str | None = None,
+    *,
+    unprivileged: bool | None = None,
+    faults: str | None = None,
+    latency_us: int | None = None,
+) -> None:
     """Use the simulated driver built into this package instead of the installed loader.
 
     `preset`: one or a comma list of `max1550`, `a770`, `igpu` (default machine: 2 x max1550 and
@@ -99,14 +105,12 @@ def _simulate_from_env() -> None:
 
 _simulate_from_env()
 
-from . import enums  # noqa: E402
-from ._api import (  # noqa: E402
-    Device,
-    Driver,
-    Sysman,
-    devices,
-    init,
-    snapshot,
-)
+from . import enums as enums
+from ._api import Device as Device
+from ._api import Driver as Driver
+from ._api import Sysman as Sysman
+from ._api import devices as devices
+from ._api import init as init
+from ._api import snapshot as snapshot
 
 __all_pythonic__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot", "enums", "simulate"]

@@ -36,7 +36,7 @@ from .enums import (
 )
 from .errors import ZesError, check
 
-__all__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot"]
+__all__ = ["Device", "Driver", "Sysman", "devices", "init", "snapshot"]
 
 _lock = threading.RLock()
 _sysman: Sysman | None = None
@@ -189,7 +189,7 @@ class Process(_Record):
 class _Component:
     """A handle of one Sysman component of a device."""
 
-    __slots__ = ("device", "handle", "_props")
+    __slots__ = ("_props", "device", "handle")
 
     _props_fn = None
     _props_type = None
@@ -224,8 +224,16 @@ class MemoryModule(_Component):
     def info(self) -> MemoryInfo:
         p, s = self.properties, self.state()
         return MemoryInfo(
-            to_enum(MemType, p.type), to_enum(MemLoc, p.location), bool(p.onSubdevice), p.subdeviceId,
-            p.physicalSize, p.busWidth, p.numChannels, to_enum(MemHealth, s.health), s.free, s.size,
+            to_enum(MemType, p.type),
+            to_enum(MemLoc, p.location),
+            bool(p.onSubdevice),
+            p.subdeviceId,
+            p.physicalSize,
+            p.busWidth,
+            p.numChannels,
+            to_enum(MemHealth, s.health),
+            s.free,
+            s.size,
         )
 
     def bandwidth_bytes_per_s(self, interval: float = 0.1) -> tuple[float, float]:
@@ -314,8 +322,19 @@ class FrequencyDomainHandle(_Component):
         p, s = self.properties, self.state()
         lo, hi = self.range()
         return FrequencyInfo(
-            to_enum(FreqDomain, p.type), bool(p.onSubdevice), p.subdeviceId, bool(p.canControl), p.min, p.max,
-            lo, hi, s.request, s.actual, s.efficient, s.tdp, s.throttleReasons,
+            to_enum(FreqDomain, p.type),
+            bool(p.onSubdevice),
+            p.subdeviceId,
+            bool(p.canControl),
+            p.min,
+            p.max,
+            lo,
+            hi,
+            s.request,
+            s.actual,
+            s.efficient,
+            s.tdp,
+            s.throttleReasons,
         )
 
 
@@ -426,12 +445,20 @@ class Device:
             _call(A.zesDeviceGetProperties, self.handle, byref(p))
             c = p.core
             self._props = DeviceProperties(
-                name=_text(p.modelName) or _text(c.name), vendor=_text(p.vendorName), brand=_text(p.brandName),
-                serial_number=_text(p.serialNumber), board_number=_text(p.boardNumber),
-                driver_version=_text(p.driverVersion), type=to_enum(DeviceType, ext.type or c.type),
-                vendor_id=c.vendorId, device_id=c.deviceId, uuid=_uuid_hex(ext.uuid),
-                core_clock_mhz=c.coreClockRate, num_subdevices=p.numSubdevices,
-                max_mem_alloc_size=c.maxMemAllocSize, flags=ext.flags,
+                name=_text(p.modelName) or _text(c.name),
+                vendor=_text(p.vendorName),
+                brand=_text(p.brandName),
+                serial_number=_text(p.serialNumber),
+                board_number=_text(p.boardNumber),
+                driver_version=_text(p.driverVersion),
+                type=to_enum(DeviceType, ext.type or c.type),
+                vendor_id=c.vendorId,
+                device_id=c.deviceId,
+                uuid=_uuid_hex(ext.uuid),
+                core_clock_mhz=c.coreClockRate,
+                num_subdevices=p.numSubdevices,
+                max_mem_alloc_size=c.maxMemAllocSize,
+                flags=ext.flags,
             )
         return self._props
 
@@ -559,7 +586,9 @@ class Device:
         a = p.address
         out = {
             "bdf": f"{a.domain:04x}:{a.bus:02x}:{a.device:02x}.{a.function:x}",
-            "max_gen": p.maxSpeed.gen, "max_width": p.maxSpeed.width, "max_bandwidth": p.maxSpeed.maxBandwidth,
+            "max_gen": p.maxSpeed.gen,
+            "max_width": p.maxSpeed.width,
+            "max_bandwidth": p.maxSpeed.maxBandwidth,
         }
         try:
             s = _get(A.zesDevicePciGetState, self.handle, A.zes_pci_state_t)
@@ -621,7 +650,9 @@ class Driver:
     def __init__(self, handle, index: int):
         self.handle = handle
         self.index = index
-        self.devices = [Device(self, h, i) for i, h in enumerate(_enum_handles(A.zesDeviceGet, handle, A.zes_device_handle_t))]
+        self.devices = [
+            Device(self, h, i) for i, h in enumerate(_enum_handles(A.zesDeviceGet, handle, A.zes_device_handle_t))
+        ]
 
     def device_by_uuid(self, uuid: bytes | str) -> Device | None:
         raw = bytes.fromhex(uuid.replace("-", "")) if isinstance(uuid, str) else bytes(uuid)

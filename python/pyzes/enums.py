@@ -12,7 +12,7 @@ import re
 
 from . import _abi
 
-__all__ = ["to_enum", "to_flags", "by_c_name"]
+__all__ = ["by_c_name", "to_enum", "to_flags"]
 
 
 def _class_name(c_name: str) -> str:
@@ -30,7 +30,7 @@ def _short_names(values: tuple[tuple[str, int], ...]) -> dict[str, int]:
     prefix = prefix[: prefix.rfind("_") + 1] if len(names) > 1 else names[0][: names[0].rfind("_") + 1]
     out: dict[str, int] = {}
     for n, v in values:
-        short = n[len(prefix):] or n
+        short = n[len(prefix) :] or n
         if short[0].isdigit():
             short = "V" + short
         if short not in out:
@@ -38,7 +38,7 @@ def _short_names(values: tuple[tuple[str, int], ...]) -> dict[str, int]:
     return out
 
 
-by_c_name: dict[str, type[enum.IntEnum] | type[enum.IntFlag]] = {}
+by_c_name: dict[str, type[enum.IntEnum | enum.IntFlag]] = {}
 for _c_name, (_flags, _values) in _abi._ENUMS.items():
     if not _values:
         continue

@@ -1,11 +1,11 @@
 """Exceptions of the Pythonic API: `ZesError` and one subclass per `ze_result_t` value.
 
-    try:
-        dev.power_domains()[0].energy()
-    except pyzes.InsufficientPermissionsError:   # also a PermissionError
-        ...
-    except pyzes.ZesError as e:
-        print(e.code, e.name)
+try:
+    dev.power_domains()[0].energy()
+except pyzes.InsufficientPermissionsError:   # also a PermissionError
+    ...
+except pyzes.ZesError as e:
+    print(e.code, e.name)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 
 from . import _abi
 
-__all__ = ["ZesError", "LibraryNotFoundError", "error_for", "result_name", "check"]
+__all__ = ["LibraryNotFoundError", "ZesError", "check", "error_for", "result_name"]
 
 RESULT_NAMES: dict[int, str] = {}
 for _name, _value in _abi._ENUMS["ze_result_t"][1]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 import pyzes
 
 REAL_LOADER = os.environ.get("PYZES_TEST_REAL_LOADER") == "1"

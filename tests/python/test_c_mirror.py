@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 
 import pytest
-
 import pyzes
 from pyzes import (
     POINTER,

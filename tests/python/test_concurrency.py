@@ -57,7 +57,7 @@ def test_eight_threads_sample_consistently(cdev):
         try:
             for _ in range(200):
                 results.append(sample(devs))
-        except Exception as e:  # pragma: no cover - reported below
+        except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

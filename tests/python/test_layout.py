@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import pyzes
 from pyzes import _abi
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "abi"))
-from gen.model import Abi, struct_layout  # noqa: E402
+from gen.model import Abi, struct_layout
 
 ABI = Abi.load()
 

@@ -6,7 +6,6 @@ import enum
 import json
 
 import pytest
-
 import pyzes
 from conftest import sim
 from pyzes import enums

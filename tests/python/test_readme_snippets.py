@@ -9,22 +9,22 @@ import textwrap
 
 import pyzes
 
-USAGE = '''
+USAGE = """
 from pyzes import *
 rc = zesInit(0)
 driver_count = c_uint32(0)
 rc = pyzes.zesDriverGet(byref(driver_count), None)
 print(f"Driver Count: {driver_count.value}")
-'''
+"""
 
-GET_PROPERTIES = '''
+GET_PROPERTIES = """
 props = zes_device_properties_t()
 props.stype = ZES_STRUCTURE_TYPE_DEVICE_PROPERTIES
 props.pNext = None
 pyzes.zesDeviceGetProperties(devices[i], byref(props))
-'''
+"""
 
-PRINT_PROPERTIES = '''
+PRINT_PROPERTIES = """
 print(f"numSubdevices: {props.numSubdevices}")
 print(f"serialNumber:  {props.serialNumber}")
 print(f"boardNumber:   {props.boardNumber}")
@@ -32,9 +32,9 @@ print(f"brandName: {props.brandName}")
 print(f"modelName: {props.modelName}")
 print(f"driverVersion: {props.driverVersion}")
 print(f"coreClockMHz: {props.core.coreClockRate}")
-'''
+"""
 
-CHAINING = '''
+CHAINING = """
 props = zes_device_properties_t()
 props.stype = ZES_STRUCTURE_TYPE_DEVICE_PROPERTIES
 ext = zes_device_ext_properties_t()
@@ -43,9 +43,9 @@ ext.pNext = None
 props.pNext = cast(pointer(ext), c_void_p)
 pyzes.zesDeviceGetProperties(devices[i], byref(props))
 print(f"Extension properties flags: {ext.flags}")
-'''
+"""
 
-SETUP_DEVICES = '''
+SETUP_DEVICES = """
 drivers = (zes_driver_handle_t * driver_count.value)()
 pyzes.zesDriverGet(byref(driver_count), drivers)
 device_count = c_uint32(0)
@@ -53,13 +53,13 @@ pyzes.zesDeviceGet(drivers[0], byref(device_count), None)
 devices = (zes_device_handle_t * device_count.value)()
 pyzes.zesDeviceGet(drivers[0], byref(device_count), devices)
 i = 0
-'''
+"""
 
 
 def run(ns: dict, code: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(textwrap.dedent(code), "<readme>", "exec"), ns)
+        exec(compile(textwrap.dedent(code), "<readme>", "exec"), ns)  # noqa: S102 - the snippets are the test
     return out.getvalue()
 
 

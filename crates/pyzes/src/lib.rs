@@ -73,6 +73,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tracked_handles, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_register_types, m)?)?;
     raw::generated::register(m)?;
-    m.add("_simulated_driver_entry_points", std::hint::black_box(raw::generated::simulated_driver_exports()).len())?;
+    m.add(
+        "_simulated_driver_entry_points",
+        std::hint::black_box(raw::generated::simulated_driver_exports()).len(),
+    )?;
     Ok(())
 }

@@ -14,9 +14,9 @@ use std::ffi::CString;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::intern;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
 use zes_sys::ze_result_t;
 
@@ -33,7 +33,6 @@ macro_rules! arg {
         }
     };
 }
-pub(crate) use arg;
 
 // ---------------------------------------------------------------------------------------------
 // Handles the library returned.
@@ -78,13 +77,22 @@ pub(crate) enum Kind {
     /// The object `byref()` returns; its `_obj` is the real argument.
     CArg,
     /// A Structure or Union; `idx` is the ABI struct it is (or derives from), if any.
-    Struct { idx: Option<usize> },
+    Struct {
+        idx: Option<usize>,
+    },
     /// A fundamental type (`c_uint32`, `c_void_p` and handle classes...): `code` is ctypes' `_type_`.
-    Simple { code: u8 },
+    Simple {
+        code: u8,
+    },
     /// `T * n`: the element type's info and the length.
-    Array { elem: usize, len: usize },
+    Array {
+        elem: usize,
+        len: usize,
+    },
     /// `POINTER(T)` instances: the target's type info.
-    Pointer { target: usize },
+    Pointer {
+        target: usize,
+    },
     Other,
 }
 
@@ -127,7 +135,8 @@ static STRUCT_INDEX: GILOnceCell<HashMap<usize, usize>> = GILOnceCell::new();
 fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
     CTYPES.get_or_try_init(py, || {
         let m = py.import("ctypes")?;
-        let ty = |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.downcast_into::<PyType>()?.unbind()) };
+        let ty =
+            |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.downcast_into::<PyType>()?.unbind()) };
         let c_int = m.getattr("c_int")?.call0()?;
         let carg = m.getattr("byref")?.call1((&c_int,))?.get_type().unbind();
         let mut c = Ctypes {
@@ -178,7 +187,11 @@ fn address_of(py: Python<'_>, c: &Ctypes, obj: &Bound<'_, PyAny>) -> PyResult<us
 
 /// Called once by the generated `_abi` module with the classes of the ABI.
 #[pyfunction]
-pub(crate) fn _register_types(py: Python<'_>, structs: &Bound<'_, PyDict>, _handles: &Bound<'_, PyDict>) -> PyResult<()> {
+pub(crate) fn _register_types(
+    py: Python<'_>,
+    structs: &Bound<'_, PyDict>,
+    _handles: &Bound<'_, PyDict>,
+) -> PyResult<()> {
     ctypes(py)?;
     let mut classes = Vec::new();
     let mut index = HashMap::new();
@@ -254,7 +267,9 @@ fn info_at(i: usize) -> Arc<TypeInfo> {
 
 fn argument_error(py: Python<'_>, argno: usize, msg: String) -> PyErr {
     match ctypes(py) {
-        Ok(c) => PyErr::from_type(c.argument_error.bind(py).clone(), format!("argument {argno}: TypeError: {msg}")),
+        Ok(c) => {
+            PyErr::from_type(c.argument_error.bind(py).clone(), format!("argument {argno}: TypeError: {msg}"))
+        }
         Err(e) => e,
     }
 }
@@ -295,9 +310,15 @@ fn handle_value(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResul
 }
 
 /// An integer-like scalar (ints, bools, ctypes simple instances).
-pub(crate) fn int_in<T: for<'a> FromPyObject<'a>>(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResult<T> {
+pub(crate) fn int_in<T: for<'a> FromPyObject<'a>>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    argno: usize,
+) -> PyResult<T> {
     if obj.is_instance_of::<PyInt>() {
-        return obj.extract::<T>().map_err(|e| argument_error(py, argno, format!("integer out of range: {e}")));
+        return obj
+            .extract::<T>()
+            .map_err(|e| argument_error(py, argno, format!("integer out of range: {e}")));
     }
     let (_, info) = info_of(py, &obj.get_type())?;
     if let Kind::Simple { .. } = info.kind {
@@ -322,7 +343,12 @@ pub(crate) fn f64_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> Py
 }
 
 /// A struct passed by value (`zes_uuid_t`): an instance of that struct class.
-pub(crate) fn struct_by_value<T: Copy>(py: Python<'_>, obj: &Bound<'_, PyAny>, idx: usize, argno: usize) -> Conv<T> {
+pub(crate) fn struct_by_value<T: Copy>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    idx: usize,
+    argno: usize,
+) -> Conv<T> {
     let (_, info) = info_of(py, &obj.get_type())?;
     match info.kind {
         Kind::Struct { idx: Some(i) } if i == idx && info.size >= core::mem::size_of::<T>() => {
@@ -365,9 +391,15 @@ pub(crate) fn cstr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> P
 /// What a pointer parameter points to, from the ABI description.
 #[derive(Clone, Copy)]
 pub(crate) enum Elem {
-    Struct { idx: usize, size: usize },
+    Struct {
+        idx: usize,
+        size: usize,
+    },
     /// A scalar of this size; `float` for `double`/`float`.
-    Scalar { size: usize, float: bool },
+    Scalar {
+        size: usize,
+        float: bool,
+    },
     Handle,
     /// `T**` and `void**`: pointer-sized elements.
     PtrSized,
@@ -435,7 +467,8 @@ fn elem_matches(py: Python<'_>, expect: Elem, info: &TypeInfo) -> Result<(), &'s
             }
         }
         (Elem::Handle, Kind::Simple { code: b'P' }) => Ok(()),
-        (Elem::PtrSized, Kind::Simple { code: b'P' | b'z' | b'Z' }) | (Elem::PtrSized, Kind::Pointer { .. }) => Ok(()),
+        (Elem::PtrSized, Kind::Simple { code: b'P' | b'z' | b'Z' })
+        | (Elem::PtrSized, Kind::Pointer { .. }) => Ok(()),
         (Elem::Char, Kind::Simple { code: b'c' | b'b' | b'B' }) => Ok(()),
         _ => Err("type"),
     }
@@ -458,7 +491,9 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         return Ok(Ok(Ptr { addr: b.as_bytes().as_ptr() as usize, elems: Some(b.as_bytes().len()) }));
     }
     let (addr, elem_info, elems) = match info.kind {
-        Kind::Struct { .. } | Kind::Simple { .. } => (address_of(py, c, &target)?, info.clone(), Some(1usize)),
+        Kind::Struct { .. } | Kind::Simple { .. } => {
+            (address_of(py, c, &target)?, info.clone(), Some(1usize))
+        }
         Kind::Array { elem, len } => (address_of(py, c, &target)?, info_at(elem), Some(len)),
         Kind::Pointer { target: t } => {
             let at = address_of(py, c, &target)?;
@@ -521,7 +556,13 @@ pub(crate) fn legacy_driver_get(py: Python<'_>, lib: &zes_sys::Library, count: P
     py.allow_threads(|| unsafe { f(c as *mut u32, o as *mut zes_sys::ze_driver_handle_t) }).0
 }
 
-pub(crate) fn legacy_device_get(py: Python<'_>, lib: &zes_sys::Library, driver: usize, count: Ptr, out: Ptr) -> u32 {
+pub(crate) fn legacy_device_get(
+    py: Python<'_>,
+    lib: &zes_sys::Library,
+    driver: usize,
+    count: Ptr,
+    out: Ptr,
+) -> u32 {
     let Some(f) = lib.functions().zeDeviceGet else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
     let (c, o) = (count.addr, out.addr);
     // SAFETY: as for `legacy_driver_get`; the driver handle is one the library returned.
