@@ -287,33 +287,33 @@ pub(crate) fn set_array<H, T>(
 /// The two-call enumeration `f(handle, &mut count, array)`.
 ///
 /// Asks for the count, then for one element more than announced: if the driver fills that
-/// spare slot, the set grew between the calls and the protocol starts again (also on
-/// `ZE_RESULT_ERROR_INVALID_SIZE`, which some functions return when the array is too small).
-/// A set that shrank is truncated to what the driver wrote.
+/// spare slot, the set grew between the calls and the array is asked for again with twice the
+/// room (also on `ZE_RESULT_ERROR_INVALID_SIZE`, which some functions return when the array is
+/// too small), without going back to the count: a set that changes on every call (processes
+/// coming and going) still converges. A set that shrank is truncated to what the driver wrote.
 pub(crate) fn enumerate<H: Copy, T: Default + Clone>(
     name: &'static str,
     f: unsafe extern "C" fn(H, *mut u32, *mut T) -> ze_result_t,
     h: H,
 ) -> Result<Vec<T>> {
+    let mut count = 0u32;
+    // SAFETY: a writable count and a null array, which asks for the count only.
+    check(name, unsafe { f(h, &mut count, core::ptr::null_mut()) })?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut capacity = count.saturating_add(1);
     for _ in 0..ENUM_RETRIES {
-        let mut count = 0u32;
-        // SAFETY: a writable count and a null array, which asks for the count only.
-        check(name, unsafe { f(h, &mut count, core::ptr::null_mut()) })?;
-        if count == 0 {
-            return Ok(Vec::new());
-        }
-        let capacity = count.saturating_add(1);
         let mut items = vec![T::default(); capacity as usize];
         let mut written = capacity;
         // SAFETY: `items` holds `written` live, writable elements of the declared type.
         let code = unsafe { f(h, &mut written, items.as_mut_ptr()) };
-        if code == ze_result_t::ERROR_INVALID_SIZE {
+        if code == ze_result_t::ERROR_INVALID_SIZE || (code == ZE_RESULT_SUCCESS && written >= capacity) {
+            // The set grew (the spare slot was used, or the array was refused as too small).
+            capacity = grow(capacity, written);
             continue;
         }
         check(name, code)?;
-        if written >= capacity {
-            continue; // the set grew: the spare slot was used
-        }
         items.truncate(written as usize);
         return Ok(items);
     }
@@ -323,24 +323,31 @@ pub(crate) fn enumerate<H: Copy, T: Default + Clone>(
     })
 }
 
+/// The next array size after a set outgrew `capacity` (`reported`: the count the driver
+/// wrote back, which may be the new size).
+fn grow(capacity: u32, reported: u32) -> u32 {
+    capacity.saturating_mul(2).max(reported.saturating_add(1)).min(1 << 20)
+}
+
 /// The two-call enumeration without a parent handle: `zesDriverGet`, `zeDriverGet`.
 pub(crate) fn enumerate_root<T: Default + Clone>(
     name: &'static str,
     f: unsafe extern "C" fn(*mut u32, *mut T) -> ze_result_t,
 ) -> Result<Vec<T>> {
+    let mut count = 0u32;
+    // SAFETY: a writable count and a null array, which asks for the count only.
+    check(name, unsafe { f(&mut count, core::ptr::null_mut()) })?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut capacity = count.saturating_add(1);
     for _ in 0..ENUM_RETRIES {
-        let mut count = 0u32;
-        // SAFETY: a writable count and a null array, which asks for the count only.
-        check(name, unsafe { f(&mut count, core::ptr::null_mut()) })?;
-        if count == 0 {
-            return Ok(Vec::new());
-        }
-        let capacity = count.saturating_add(1);
         let mut items = vec![T::default(); capacity as usize];
         let mut written = capacity;
         // SAFETY: `items` holds `written` live, writable elements of the declared type.
         check(name, unsafe { f(&mut written, items.as_mut_ptr()) })?;
         if written >= capacity {
+            capacity = grow(capacity, written);
             continue;
         }
         items.truncate(written as usize);
