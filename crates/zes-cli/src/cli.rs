@@ -200,3 +200,31 @@ pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("NaN").is_err());
+        assert!(parse_duration("1e9").is_err());
+        assert!(parse_interval("50ms").is_err());
+        assert_eq!(parse_range("300, 1200"), Ok((300.0, 1200.0)));
+        assert!(parse_range("1200,300").is_err());
+    }
+
+    #[test]
+    fn simulate_without_a_value() {
+        let words = |v: &[&str]| normalize_args(v.iter().map(std::ffi::OsString::from));
+        assert_eq!(words(&["zes-smi", "--simulate", "list"])[1], "--simulate=");
+        assert_eq!(words(&["zes-smi", "--simulate", "--json"])[1], "--simulate=");
+        assert_eq!(words(&["zes-smi", "--simulate"])[1], "--simulate=");
+        assert_eq!(words(&["zes-smi", "--simulate", "a770", "list"])[2], "a770");
+    }
+}

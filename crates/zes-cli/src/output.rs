@@ -268,3 +268,34 @@ pub fn legend(out: &mut Out, reasons: impl IntoIterator<Item = Reason>) {
     out.line("");
     out.line(&format!("Legend: {}", parts.join("; ")));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flatten_names_elements_and_marks_failures() {
+        let v = json!({
+            "power": [{"domain": "card", "subdevice": null, "power_w": 12.5}],
+            "temperature": [{"sensor": "gpu", "subdevice": 1, "celsius": {"error": "permission", "code": "X", "function": null}}],
+            "list": [],
+        });
+        let flat = flatten(&v);
+        assert_eq!(flat[0], ("power.card.power_w".into(), "12.5".into(), None));
+        assert_eq!(flat[1], ("temperature.gpu@sd1.celsius".into(), "[P]".into(), Some(Reason::Permission)));
+        assert_eq!(flat[2], ("list".into(), "-".into(), None));
+    }
+
+    #[test]
+    fn csv_quoting_and_tables() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        let mut t = Table::new(&["A", "NAME"]);
+        t.push(vec!["1".into(), "x".into()]);
+        t.push(vec!["10".into(), "yy".into()]);
+        assert_eq!(t.render(), vec!["A   NAME", " 1  x", "10  yy"]);
+        assert_eq!(format_float(1.23456), "1.235");
+        assert_eq!(format_float(2.0), "2");
+    }
+}
