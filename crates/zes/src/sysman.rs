@@ -13,8 +13,8 @@ use zes_sys::{
 
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::types::Uuid;
 use crate::raw::{self, pfn, Api};
+use crate::types::Uuid;
 
 /// How Sysman is initialized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -358,28 +358,27 @@ impl Driver {
         }
         let api = self.sysman.api();
         let mut handles: Vec<zes_device_handle_t> = devices.iter().map(Device::raw).collect();
-        let count = u32::try_from(handles.len())
-            .map_err(|_| Error::Driver { function: "zesDriverEventListen", message: "too many devices".into() })?;
+        let count = u32::try_from(handles.len()).map_err(|_| Error::Driver {
+            function: "zesDriverEventListen",
+            message: "too many devices".into(),
+        })?;
         let mut events = vec![zes_event_type_flags_t(0); handles.len()];
         let mut num = 0u32;
         if let Ok(f) = pfn!(api, zesDriverEventListenEx) {
             let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
             // SAFETY: `handles` and `events` hold `count` elements; `num` is writable.
-            let code = unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
+            let code =
+                unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
             raw::check("zesDriverEventListenEx", code)?;
         } else {
             let f = pfn!(api, zesDriverEventListen)?;
             let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
             // SAFETY: as above.
-            let code = unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
+            let code =
+                unsafe { f(self.handle, ms, count, handles.as_mut_ptr(), &mut num, events.as_mut_ptr()) };
             raw::check("zesDriverEventListen", code)?;
         }
-        Ok(devices
-            .iter()
-            .zip(events)
-            .filter(|(_, e)| e.0 != 0)
-            .map(|(d, e)| (d.clone(), e))
-            .collect())
+        Ok(devices.iter().zip(events).filter(|(_, e)| e.0 != 0).map(|(d, e)| (d.clone(), e)).collect())
     }
 
     /// The Sysman extensions this driver supports.

@@ -76,7 +76,11 @@ fn child_through_the_loader() {
     let names: Vec<String> = devices.iter().map(|d| d.properties().unwrap().name).collect();
     assert_eq!(
         names,
-        ["Intel(R) Data Center GPU Max 1550", "Intel(R) Data Center GPU Max 1550", "Intel(R) Arc(TM) A770 Graphics"]
+        [
+            "Intel(R) Data Center GPU Max 1550",
+            "Intel(R) Data Center GPU Max 1550",
+            "Intel(R) Arc(TM) A770 Graphics"
+        ]
     );
     let a770 = &devices[2];
     let props = a770.properties().unwrap();

@@ -134,7 +134,9 @@ fn init_is_idempotent_and_reports_its_path() {
 fn check_metrics_against_truth(path: InitPath) {
     let _g = lock();
     let s = sysman(path);
-    ctl(r#"{"op":"workload","device":0,"compute":0.9,"render":0,"copy":0.2,"media":0.4,"memory_read_gbps":100,"memory_write_gbps":50,"pci_rx_gbps":8,"pci_tx_gbps":2}"#);
+    ctl(
+        r#"{"op":"workload","device":0,"compute":0.9,"render":0,"copy":0.2,"media":0.4,"memory_read_gbps":100,"memory_write_gbps":50,"pci_rx_gbps":8,"pci_tx_gbps":2}"#,
+    );
     advance(30.0); // temperatures follow power with a lag
     let device = &s.devices().unwrap()[0];
     let t0 = truth(0);
@@ -184,7 +186,11 @@ fn check_metrics_against_truth(path: InitPath) {
         // The truth's own counters over the window.
         let key = format!("ZES_ENGINE_GROUP_{}", e.group);
         let w = where_of(e.subdevice_id);
-        let pick = |t: &Value| counter(t, "engines", "active_time_us", |x| x["group"] == key.as_str() && x["where"] == w.as_str());
+        let pick = |t: &Value| {
+            counter(t, "engines", "active_time_us", |x| {
+                x["group"] == key.as_str() && x["where"] == w.as_str()
+            })
+        };
         let from_counters = (pick(&t1) - pick(&t0)) / (dt * 1e6) * 100.0;
         assert!((got - from_counters).abs() < 0.01, "{e:?}: {got} vs counters {from_counters}");
         if let Some(want) = expected(&e.group) {
@@ -215,7 +221,10 @@ fn check_metrics_against_truth(path: InitPath) {
         read += value(&m.read_bytes_per_sec);
         write += value(&m.write_bytes_per_sec);
     }
-    assert_eq!(mems.iter().map(|m| value(&m.used_bytes)).sum::<u64>(), t1["memory_used_bytes"].as_u64().unwrap());
+    assert_eq!(
+        mems.iter().map(|m| value(&m.used_bytes)).sum::<u64>(),
+        t1["memory_used_bytes"].as_u64().unwrap()
+    );
     assert!(close(read, 100e9, 1e-6), "{read}");
     assert!(close(write, 50e9, 1e-6), "{write}");
 
@@ -229,7 +238,9 @@ fn check_metrics_against_truth(path: InitPath) {
     for tr in &temps {
         let w = where_of(tr.subdevice_id);
         let key = format!("ZES_TEMP_SENSORS_{}", tr.sensor);
-        let c = counter(&t1, "temperatures_c", "celsius", |x| x["sensor"] == key.as_str() && x["where"] == w.as_str());
+        let c = counter(&t1, "temperatures_c", "celsius", |x| {
+            x["sensor"] == key.as_str() && x["where"] == w.as_str()
+        });
         assert!((value(&tr.celsius) - c).abs() <= 1.0, "{tr:?} vs {c}");
         assert!(c > 40.0);
     }
