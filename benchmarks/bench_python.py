@@ -183,8 +183,11 @@ def main() -> None:
         pre.argtypes = [A.zes_mem_handle_t, POINTER(A.zes_mem_state_t)]
         pre.restype = c_int32
         rows.append(("ctypes pre-configured  zesMemoryGetState", per_call_ns(lambda: pre(mem, byref(state)), n)))
+    floor = min(A._native._driver_floor_ns(mem.value, n) for _ in range(3))
+    rows.append(("driver + loader alone (loop in Rust, no Python)", floor))
     for label, ns in rows:
-        print(f"{label:58s} {ns:8.0f} ns/call")
+        extra = f"   binding overhead {ns - floor:6.0f} ns" if "alone" not in label else ""
+        print(f"{label:58s} {ns:8.0f} ns/call{extra}")
 
     print()
     snap = per_call_ns(lambda: pyzes.Sysman().snapshot(), 20) / 1e3

@@ -46,6 +46,8 @@ def elem_expr(abi: Abi, p: dict, struct_index: dict[str, int]) -> str:
 
 def emit(abi: Abi) -> str:
     struct_index = {s["name"]: i for i, s in enumerate(abi.structs)}
+    bases = [h["name"] for h in abi.handles if "alias_of" not in h]
+    handle_kind = {h["name"]: bases.index(h.get("alias_of", h["name"])) for h in abi.handles}
     out: list[str] = [HEADER]
     w = out.append
     w("#![allow(non_snake_case, unused_variables, clippy::all)]\n")
@@ -58,6 +60,28 @@ def emit(abi: Abi) -> str:
     w("pub(crate) const STRUCT_NAMES: &[&str] = &[\n")
     for s in abi.structs:
         w(f'    "{s["name"]}",\n')
+    w("];\n\n")
+    w(f"/// Handle kind of `zes_mem_handle_t` (for the benchmark helper).\n")
+    w(f"pub(crate) const HANDLE_KIND_MEM: u8 = {handle_kind['zes_mem_handle_t']};\n\n")
+    w("/// Per struct: (starts with stype/pNext, family of its structure types: 0 ze, 1 zes).\n")
+    w("pub(crate) const STRUCT_CHAIN: &[(bool, u8)] = &[\n")
+    for s in abi.structs:
+        f = s["fields"]
+        chain = len(f) > 1 and f[0]["name"] == "stype" and f[1]["name"] == "pNext"
+        family = 0 if s["name"].startswith("ze_") else 1
+        w(f"    ({'true' if chain else 'false'}, {family}),\n")
+    w("];\n\n")
+    w("/// (family, structure type value, size) of every struct that has a structure type.\n")
+    w("pub(crate) const STYPES: &[(u8, u32, usize)] = &[\n")
+    stype_values = {}
+    for e in abi.enums:
+        if e["name"] in ("ze_structure_type_t", "zes_structure_type_t"):
+            for v in e["values"]:
+                stype_values[v["name"]] = v["value"]
+    for s in abi.structs:
+        if s.get("stype"):
+            family = 0 if s["name"].startswith("ze_") else 1
+            w(f"    ({family}, {stype_values[s['stype']]:#x}, {struct_layout(abi, s['name'])['size']}),\n")
     w("];\n\n")
 
     for f in abi.functions:
@@ -82,7 +106,7 @@ def emit(abi: Abi) -> str:
             kind = abi.type_kind(t) if t != "void" else "void"
             if p["ptr"] == 0:
                 if kind == "handle":
-                    w(f"    let {v} = arg!(handle_in(py, {pn}, {argno}, true));\n")
+                    w(f"    let {v} = arg!(handle_in(py, {pn}, {argno}, {handle_kind[t]}));\n")
                     call_args.append(f"{t}::from_raw({v})")
                 elif kind in ("enum", "flags"):
                     w(f"    let {v}: u32 = int_in(py, {pn}, {argno})?;\n")
@@ -145,7 +169,7 @@ def emit(abi: Abi) -> str:
                         n = f"v{ci} as u64"
                 else:
                     n = "1"
-                tracks.append(f"track_handles(v{i}.addr, v{i}.bounded({n}));")
+                tracks.append(f"track_handles(v{i}.addr, v{i}.bounded({n}), {handle_kind[p['type']]});")
         if tracks:
             w("    if rc == ZE_RESULT_SUCCESS {\n")
             for t in tracks:

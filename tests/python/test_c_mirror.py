@@ -176,3 +176,47 @@ def test_load_error_is_reported():
     assert pyzes.last_load_error() is None
     info = pyzes.library_info()
     assert info["kind"] in ("driver", "loader")
+
+
+def test_handle_of_the_wrong_kind(cdev):
+    drv, devs = cdev
+    mem = mem_handles(devs[0])[0]
+    p, s = zes_device_properties_t(), zes_mem_state_t()
+    assert zesDeviceGetProperties(mem, byref(p)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+    assert zesMemoryGetState(devs[0], byref(s)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+    assert zesMemoryGetState(drv, byref(s)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+    # zes and ze handles of the same object are the same type
+    assert pyzes.zeDeviceGetProperties(devs[0], byref(pyzes.ze_device_properties_t())) in (0, 0x78000003)
+
+
+def test_chain_validation(cdev):
+    _, devs = cdev
+    p = zes_device_properties_t()
+    # garbage address: rejected, no crash
+    p.pNext = 0x10
+    assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    # memory that is not a known extension struct
+    junk = ctypes.create_string_buffer(64)
+    p.pNext = ctypes.addressof(junk)
+    ctypes.memmove(junk, (ctypes.c_uint32 * 1)(0x7FFF0000), 4)
+    assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    # a cycle
+    ext = pyzes.zes_device_ext_properties_t()
+    ext.pNext = ctypes.addressof(ext)
+    p.pNext = cast(pointer(ext), pyzes.c_void_p)
+    assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    # a known structure type on a read-only page: the driver could not write it
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    page = libc.mmap(None, 4096, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    ctypes.c_uint32.from_address(page).value = pyzes.ZES_STRUCTURE_TYPE_DEVICE_EXT_PROPERTIES
+    assert libc.mprotect(page, 4096, 1) == 0  # PROT_READ
+    p.pNext = page
+    assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    p.pNext = cast(pointer(ext), pyzes.c_void_p)
+    # a proper chain works
+    ext.pNext = None
+    assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_SUCCESS
+    assert ext.type == pyzes.ZES_DEVICE_TYPE_GPU

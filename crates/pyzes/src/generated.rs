@@ -111,12 +111,189 @@ pub(crate) const STRUCT_NAMES: &[&str] = &[
     "zes_dditable_driver_t",
 ];
 
+/// Handle kind of `zes_mem_handle_t` (for the benchmark helper).
+pub(crate) const HANDLE_KIND_MEM: u8 = 9;
+
+/// Per struct: (starts with stype/pNext, family of its structure types: 0 ze, 1 zes).
+pub(crate) const STRUCT_CHAIN: &[(bool, u8)] = &[
+    (false, 0),
+    (true, 0),
+    (false, 0),
+    (false, 0),
+    (true, 0),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (true, 1),
+    (false, 1),
+];
+
+/// (family, structure type value, size) of every struct that has a structure type.
+pub(crate) const STYPES: &[(u8, u32, usize)] = &[
+    (0, 0x1, 40),
+    (0, 0x20006, 368),
+    (1, 0x20, 16),
+    (1, 0x15, 24),
+    (1, 0x2c, 24),
+    (1, 0x1, 776),
+    (1, 0x2d, 40),
+    (1, 0x16, 48),
+    (1, 0x2, 56),
+    (1, 0x17, 48),
+    (1, 0x3, 40),
+    (1, 0x24, 48),
+    (1, 0x29, 32),
+    (1, 0x4, 96),
+    (1, 0x25, 24),
+    (1, 0x26, 32),
+    (1, 0x5, 32),
+    (1, 0x6, 328),
+    (1, 0x18, 24),
+    (1, 0x19, 72),
+    (1, 0x2a, 48),
+    (1, 0x7, 48),
+    (1, 0x1a, 416),
+    (1, 0x8, 160),
+    (1, 0x9, 48),
+    (1, 0x1b, 64),
+    (1, 0x1c, 80),
+    (1, 0xa, 32),
+    (1, 0x1d, 48),
+    (1, 0xb, 48),
+    (1, 0x1e, 40),
+    (1, 0xc, 32),
+    (1, 0xd, 40),
+    (1, 0xe, 32),
+    (1, 0x1f, 32),
+    (1, 0xf, 32),
+    (1, 0x22, 72),
+    (1, 0x21, 96),
+    (1, 0x10, 40),
+    (1, 0x11, 24),
+    (1, 0x12, 32),
+    (1, 0x13, 32),
+    (1, 0x14, 48),
+    (1, 0x23, 56),
+    (1, 0x27, 48),
+    (1, 0x28, 32),
+    (1, 0x2b, 24),
+    (1, 0x20015, 24),
+    (1, 0x20016, 32),
+    (1, 0x20003, 24),
+    (1, 0x20002, 24),
+    (1, 0x20001, 24),
+    (1, 0x20004, 40),
+    (1, 0x20005, 56),
+    (1, 0x20006, 48),
+    (1, 0x20007, 48),
+    (1, 0x20008, 40),
+    (1, 0x20011, 48),
+    (1, 0x20009, 32),
+    (1, 0x20010, 40),
+    (1, 0x20012, 24),
+    (1, 0x20013, 24),
+    (1, 0x20014, 24),
+    (1, 0x20018, 24),
+    (1, 0x20017, 1048),
+];
+
 /// `zesDeviceEccAvailable` (since spec 1.4): returns the `ze_result_t` as an int.
 #[pyfunction]
 #[pyo3(signature = (hDevice, pAvailable))]
 pub(crate) fn zesDeviceEccAvailable(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pAvailable: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pAvailable, Elem::Scalar { size: 1, float: false }, 2));
     let rc = match lib.functions().zesDeviceEccAvailable {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -137,7 +314,7 @@ pub(crate) fn zesDeviceEccAvailable(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
 #[pyo3(signature = (hDevice, pConfigurable))]
 pub(crate) fn zesDeviceEccConfigurable(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pConfigurable: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pConfigurable, Elem::Scalar { size: 1, float: false }, 2));
     let rc = match lib.functions().zesDeviceEccConfigurable {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -158,7 +335,7 @@ pub(crate) fn zesDeviceEccConfigurable(py: Python<'_>, hDevice: &Bound<'_, PyAny
 #[pyo3(signature = (hDevice, pCount, phVFhandle))]
 pub(crate) fn zesDeviceEnumActiveVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phVFhandle: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phVFhandle, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -174,7 +351,7 @@ pub(crate) fn zesDeviceEnumActiveVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 18);
     }
     Ok(rc.0)
 }
@@ -184,7 +361,7 @@ pub(crate) fn zesDeviceEnumActiveVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny
 #[pyo3(signature = (hDevice, pCount, phDiagnostics))]
 pub(crate) fn zesDeviceEnumDiagnosticTestSuites(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phDiagnostics: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDiagnostics, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -200,7 +377,7 @@ pub(crate) fn zesDeviceEnumDiagnosticTestSuites(py: Python<'_>, hDevice: &Bound<
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 2);
     }
     Ok(rc.0)
 }
@@ -210,7 +387,7 @@ pub(crate) fn zesDeviceEnumDiagnosticTestSuites(py: Python<'_>, hDevice: &Bound<
 #[pyo3(signature = (hDevice, pCount, phVFhandle))]
 pub(crate) fn zesDeviceEnumEnabledVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phVFhandle: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phVFhandle, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -226,7 +403,7 @@ pub(crate) fn zesDeviceEnumEnabledVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAn
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 18);
     }
     Ok(rc.0)
 }
@@ -236,7 +413,7 @@ pub(crate) fn zesDeviceEnumEnabledVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAn
 #[pyo3(signature = (hDevice, pCount, phEngine))]
 pub(crate) fn zesDeviceEnumEngineGroups(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phEngine: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phEngine, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -252,7 +429,7 @@ pub(crate) fn zesDeviceEnumEngineGroups(py: Python<'_>, hDevice: &Bound<'_, PyAn
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 3);
     }
     Ok(rc.0)
 }
@@ -262,7 +439,7 @@ pub(crate) fn zesDeviceEnumEngineGroups(py: Python<'_>, hDevice: &Bound<'_, PyAn
 #[pyo3(signature = (hDevice, pCount, phPort))]
 pub(crate) fn zesDeviceEnumFabricPorts(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phPort: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPort, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -278,7 +455,7 @@ pub(crate) fn zesDeviceEnumFabricPorts(py: Python<'_>, hDevice: &Bound<'_, PyAny
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 4);
     }
     Ok(rc.0)
 }
@@ -288,7 +465,7 @@ pub(crate) fn zesDeviceEnumFabricPorts(py: Python<'_>, hDevice: &Bound<'_, PyAny
 #[pyo3(signature = (hDevice, pCount, phFan))]
 pub(crate) fn zesDeviceEnumFans(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phFan: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFan, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -304,7 +481,7 @@ pub(crate) fn zesDeviceEnumFans(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 5);
     }
     Ok(rc.0)
 }
@@ -314,7 +491,7 @@ pub(crate) fn zesDeviceEnumFans(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
 #[pyo3(signature = (hDevice, pCount, phFirmware))]
 pub(crate) fn zesDeviceEnumFirmwares(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phFirmware: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFirmware, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -330,7 +507,7 @@ pub(crate) fn zesDeviceEnumFirmwares(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 6);
     }
     Ok(rc.0)
 }
@@ -340,7 +517,7 @@ pub(crate) fn zesDeviceEnumFirmwares(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
 #[pyo3(signature = (hDevice, pCount, phFrequency))]
 pub(crate) fn zesDeviceEnumFrequencyDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phFrequency: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFrequency, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -356,7 +533,7 @@ pub(crate) fn zesDeviceEnumFrequencyDomains(py: Python<'_>, hDevice: &Bound<'_, 
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 7);
     }
     Ok(rc.0)
 }
@@ -366,7 +543,7 @@ pub(crate) fn zesDeviceEnumFrequencyDomains(py: Python<'_>, hDevice: &Bound<'_, 
 #[pyo3(signature = (hDevice, pCount, phLed))]
 pub(crate) fn zesDeviceEnumLeds(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phLed: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phLed, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -382,7 +559,7 @@ pub(crate) fn zesDeviceEnumLeds(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 8);
     }
     Ok(rc.0)
 }
@@ -392,7 +569,7 @@ pub(crate) fn zesDeviceEnumLeds(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
 #[pyo3(signature = (hDevice, pCount, phMemory))]
 pub(crate) fn zesDeviceEnumMemoryModules(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phMemory: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phMemory, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -408,7 +585,7 @@ pub(crate) fn zesDeviceEnumMemoryModules(py: Python<'_>, hDevice: &Bound<'_, PyA
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 9);
     }
     Ok(rc.0)
 }
@@ -418,7 +595,7 @@ pub(crate) fn zesDeviceEnumMemoryModules(py: Python<'_>, hDevice: &Bound<'_, PyA
 #[pyo3(signature = (hDevice, pCount, phDomainHandle))]
 pub(crate) fn zesDeviceEnumOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phDomainHandle: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDomainHandle, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -434,7 +611,7 @@ pub(crate) fn zesDeviceEnumOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, 
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 10);
     }
     Ok(rc.0)
 }
@@ -444,7 +621,7 @@ pub(crate) fn zesDeviceEnumOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, 
 #[pyo3(signature = (hDevice, pCount, phPerf))]
 pub(crate) fn zesDeviceEnumPerformanceFactorDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phPerf: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPerf, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -460,7 +637,7 @@ pub(crate) fn zesDeviceEnumPerformanceFactorDomains(py: Python<'_>, hDevice: &Bo
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 11);
     }
     Ok(rc.0)
 }
@@ -470,7 +647,7 @@ pub(crate) fn zesDeviceEnumPerformanceFactorDomains(py: Python<'_>, hDevice: &Bo
 #[pyo3(signature = (hDevice, pCount, phPower))]
 pub(crate) fn zesDeviceEnumPowerDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phPower: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPower, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -486,7 +663,7 @@ pub(crate) fn zesDeviceEnumPowerDomains(py: Python<'_>, hDevice: &Bound<'_, PyAn
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 13);
     }
     Ok(rc.0)
 }
@@ -496,7 +673,7 @@ pub(crate) fn zesDeviceEnumPowerDomains(py: Python<'_>, hDevice: &Bound<'_, PyAn
 #[pyo3(signature = (hDevice, pCount, phPsu))]
 pub(crate) fn zesDeviceEnumPsus(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phPsu: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPsu, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -512,7 +689,7 @@ pub(crate) fn zesDeviceEnumPsus(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 12);
     }
     Ok(rc.0)
 }
@@ -522,7 +699,7 @@ pub(crate) fn zesDeviceEnumPsus(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
 #[pyo3(signature = (hDevice, pCount, phRas))]
 pub(crate) fn zesDeviceEnumRasErrorSets(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phRas: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phRas, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -538,7 +715,7 @@ pub(crate) fn zesDeviceEnumRasErrorSets(py: Python<'_>, hDevice: &Bound<'_, PyAn
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 14);
     }
     Ok(rc.0)
 }
@@ -548,7 +725,7 @@ pub(crate) fn zesDeviceEnumRasErrorSets(py: Python<'_>, hDevice: &Bound<'_, PyAn
 #[pyo3(signature = (hDevice, pCount, phScheduler))]
 pub(crate) fn zesDeviceEnumSchedulers(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phScheduler: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phScheduler, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -564,7 +741,7 @@ pub(crate) fn zesDeviceEnumSchedulers(py: Python<'_>, hDevice: &Bound<'_, PyAny>
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 15);
     }
     Ok(rc.0)
 }
@@ -574,7 +751,7 @@ pub(crate) fn zesDeviceEnumSchedulers(py: Python<'_>, hDevice: &Bound<'_, PyAny>
 #[pyo3(signature = (hDevice, pCount, phStandby))]
 pub(crate) fn zesDeviceEnumStandbyDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phStandby: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phStandby, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -590,7 +767,7 @@ pub(crate) fn zesDeviceEnumStandbyDomains(py: Python<'_>, hDevice: &Bound<'_, Py
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 16);
     }
     Ok(rc.0)
 }
@@ -600,7 +777,7 @@ pub(crate) fn zesDeviceEnumStandbyDomains(py: Python<'_>, hDevice: &Bound<'_, Py
 #[pyo3(signature = (hDevice, pCount, phTemperature))]
 pub(crate) fn zesDeviceEnumTemperatureSensors(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phTemperature: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phTemperature, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -616,7 +793,7 @@ pub(crate) fn zesDeviceEnumTemperatureSensors(py: Python<'_>, hDevice: &Bound<'_
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 17);
     }
     Ok(rc.0)
 }
@@ -626,7 +803,7 @@ pub(crate) fn zesDeviceEnumTemperatureSensors(py: Python<'_>, hDevice: &Bound<'_
 #[pyo3(signature = (hDevice, events))]
 pub(crate) fn zesDeviceEventRegister(py: Python<'_>, hDevice: &Bound<'_, PyAny>, events: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u32 = int_in(py, events, 2)?;
     let rc = match lib.functions().zesDeviceEventRegister {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -647,7 +824,7 @@ pub(crate) fn zesDeviceEventRegister(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
 #[pyo3(signature = (hDriver, pCount, phDevices))]
 pub(crate) fn zesDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phDevices: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDevices, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -659,7 +836,7 @@ pub(crate) fn zesDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &
         None => ze_result_t(super::legacy_device_get(py, lib, v0, v1, v2)),
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
     }
     Ok(rc.0)
 }
@@ -669,7 +846,7 @@ pub(crate) fn zesDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &
 #[pyo3(signature = (hDevice, phPower))]
 pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, PyAny>, phPower: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, phPower, Elem::Handle, 2));
     let rc = match lib.functions().zesDeviceGetCardPowerDomain {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -683,7 +860,7 @@ pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, Py
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v1.addr, v1.bounded(1));
+        track_handles(v1.addr, v1.bounded(1), 13);
     }
     Ok(rc.0)
 }
@@ -693,7 +870,7 @@ pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, Py
 #[pyo3(signature = (hDevice, pState))]
 pub(crate) fn zesDeviceGetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 30, size: 32 }, 2));
     let rc = match lib.functions().zesDeviceGetEccState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -714,7 +891,7 @@ pub(crate) fn zesDeviceGetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hDevice, domainType, pAvailableControls))]
 pub(crate) fn zesDeviceGetOverclockControls(py: Python<'_>, hDevice: &Bound<'_, PyAny>, domainType: &Bound<'_, PyAny>, pAvailableControls: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u32 = int_in(py, domainType, 2)?;
     let v2 = arg!(ptr_in(py, pAvailableControls, Elem::Scalar { size: 4, float: false }, 3));
     let rc = match lib.functions().zesDeviceGetOverclockControls {
@@ -736,7 +913,7 @@ pub(crate) fn zesDeviceGetOverclockControls(py: Python<'_>, hDevice: &Bound<'_, 
 #[pyo3(signature = (hDevice, pOverclockDomains))]
 pub(crate) fn zesDeviceGetOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pOverclockDomains: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pOverclockDomains, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesDeviceGetOverclockDomains {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -757,7 +934,7 @@ pub(crate) fn zesDeviceGetOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, P
 #[pyo3(signature = (hDevice, pProperties))]
 pub(crate) fn zesDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 14, size: 776 }, 2));
     let rc = match lib.functions().zesDeviceGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -778,7 +955,7 @@ pub(crate) fn zesDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
 #[pyo3(signature = (hDevice, pState))]
 pub(crate) fn zesDeviceGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 11, size: 24 }, 2));
     let rc = match lib.functions().zesDeviceGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -799,7 +976,7 @@ pub(crate) fn zesDeviceGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pSta
 #[pyo3(signature = (hDevice, pCount, pSubdeviceProps))]
 pub(crate) fn zesDeviceGetSubDevicePropertiesExp(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pSubdeviceProps: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pSubdeviceProps, Elem::Struct { idx: 87, size: 40 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -822,7 +999,7 @@ pub(crate) fn zesDeviceGetSubDevicePropertiesExp(py: Python<'_>, hDevice: &Bound
 #[pyo3(signature = (hDevice, pCount, pProperties))]
 pub(crate) fn zesDevicePciGetBars(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 21, size: 40 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -845,7 +1022,7 @@ pub(crate) fn zesDevicePciGetBars(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pC
 #[pyo3(signature = (hDevice, pProperties))]
 pub(crate) fn zesDevicePciGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 19, size: 56 }, 2));
     let rc = match lib.functions().zesDevicePciGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -866,7 +1043,7 @@ pub(crate) fn zesDevicePciGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAn
 #[pyo3(signature = (hDevice, pState))]
 pub(crate) fn zesDevicePciGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 20, size: 48 }, 2));
     let rc = match lib.functions().zesDevicePciGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -887,7 +1064,7 @@ pub(crate) fn zesDevicePciGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hDevice, pStats))]
 pub(crate) fn zesDevicePciGetStats(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pStats: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 23, size: 56 }, 2));
     let rc = match lib.functions().zesDevicePciGetStats {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -908,7 +1085,7 @@ pub(crate) fn zesDevicePciGetStats(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hDevice, shouldDowngrade, pendingAction))]
 pub(crate) fn zesDevicePciLinkSpeedUpdateExt(py: Python<'_>, hDevice: &Bound<'_, PyAny>, shouldDowngrade: &Bound<'_, PyAny>, pendingAction: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, shouldDowngrade, 2)?;
     let v2 = arg!(ptr_in(py, pendingAction, Elem::Scalar { size: 4, float: false }, 3));
     let rc = match lib.functions().zesDevicePciLinkSpeedUpdateExt {
@@ -930,7 +1107,7 @@ pub(crate) fn zesDevicePciLinkSpeedUpdateExt(py: Python<'_>, hDevice: &Bound<'_,
 #[pyo3(signature = (hDevice, pCount, pProcesses))]
 pub(crate) fn zesDeviceProcessesGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pProcesses: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pProcesses, Elem::Struct { idx: 16, size: 48 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -953,7 +1130,7 @@ pub(crate) fn zesDeviceProcessesGetState(py: Python<'_>, hDevice: &Bound<'_, PyA
 #[pyo3(signature = (hDevice, pOverclockMode, pWaiverSetting, pOverclockState, pPendingAction, pPendingReset))]
 pub(crate) fn zesDeviceReadOverclockState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pOverclockMode: &Bound<'_, PyAny>, pWaiverSetting: &Bound<'_, PyAny>, pOverclockState: &Bound<'_, PyAny>, pPendingAction: &Bound<'_, PyAny>, pPendingReset: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pOverclockMode, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pWaiverSetting, Elem::Scalar { size: 1, float: false }, 3));
     let v3 = arg!(ptr_in(py, pOverclockState, Elem::Scalar { size: 1, float: false }, 4));
@@ -978,7 +1155,7 @@ pub(crate) fn zesDeviceReadOverclockState(py: Python<'_>, hDevice: &Bound<'_, Py
 #[pyo3(signature = (hDevice, force))]
 pub(crate) fn zesDeviceReset(py: Python<'_>, hDevice: &Bound<'_, PyAny>, force: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, force, 2)?;
     let rc = match lib.functions().zesDeviceReset {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -999,7 +1176,7 @@ pub(crate) fn zesDeviceReset(py: Python<'_>, hDevice: &Bound<'_, PyAny>, force: 
 #[pyo3(signature = (hDevice, pProperties))]
 pub(crate) fn zesDeviceResetExt(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 12, size: 24 }, 2));
     let rc = match lib.functions().zesDeviceResetExt {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1020,7 +1197,7 @@ pub(crate) fn zesDeviceResetExt(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pPro
 #[pyo3(signature = (hDevice, onShippedState))]
 pub(crate) fn zesDeviceResetOverclockSettings(py: Python<'_>, hDevice: &Bound<'_, PyAny>, onShippedState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, onShippedState, 2)?;
     let rc = match lib.functions().zesDeviceResetOverclockSettings {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1041,7 +1218,7 @@ pub(crate) fn zesDeviceResetOverclockSettings(py: Python<'_>, hDevice: &Bound<'_
 #[pyo3(signature = (hDevice, newState, pState))]
 pub(crate) fn zesDeviceSetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, newState: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, newState, Elem::Struct { idx: 29, size: 24 }, 2));
     let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 30, size: 32 }, 3));
     let rc = match lib.functions().zesDeviceSetEccState {
@@ -1063,7 +1240,7 @@ pub(crate) fn zesDeviceSetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, n
 #[pyo3(signature = (hDevice))]
 pub(crate) fn zesDeviceSetOverclockWaiver(py: Python<'_>, hDevice: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let rc = match lib.functions().zesDeviceSetOverclockWaiver {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
         // length the ABI description requires (checked above); the calling frame keeps those
@@ -1083,7 +1260,7 @@ pub(crate) fn zesDeviceSetOverclockWaiver(py: Python<'_>, hDevice: &Bound<'_, Py
 #[pyo3(signature = (hDiagnostics, pProperties))]
 pub(crate) fn zesDiagnosticsGetProperties(py: Python<'_>, hDiagnostics: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDiagnostics, 1, true));
+    let v0 = arg!(handle_in(py, hDiagnostics, 1, 2));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 28, size: 96 }, 2));
     let rc = match lib.functions().zesDiagnosticsGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1104,7 +1281,7 @@ pub(crate) fn zesDiagnosticsGetProperties(py: Python<'_>, hDiagnostics: &Bound<'
 #[pyo3(signature = (hDiagnostics, pCount, pTests))]
 pub(crate) fn zesDiagnosticsGetTests(py: Python<'_>, hDiagnostics: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pTests: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDiagnostics, 1, true));
+    let v0 = arg!(handle_in(py, hDiagnostics, 1, 2));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pTests, Elem::Struct { idx: 27, size: 68 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -1127,7 +1304,7 @@ pub(crate) fn zesDiagnosticsGetTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
 #[pyo3(signature = (hDiagnostics, startIndex, endIndex, pResult))]
 pub(crate) fn zesDiagnosticsRunTests(py: Python<'_>, hDiagnostics: &Bound<'_, PyAny>, startIndex: &Bound<'_, PyAny>, endIndex: &Bound<'_, PyAny>, pResult: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDiagnostics, 1, true));
+    let v0 = arg!(handle_in(py, hDiagnostics, 1, 2));
     let v1: u32 = int_in(py, startIndex, 2)?;
     let v2: u32 = int_in(py, endIndex, 3)?;
     let v3 = arg!(ptr_in(py, pResult, Elem::Scalar { size: 4, float: false }, 4));
@@ -1150,7 +1327,7 @@ pub(crate) fn zesDiagnosticsRunTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
 #[pyo3(signature = (hDriver, timeout, count, phDevices, pNumDeviceEvents, pEvents))]
 pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, timeout: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>, phDevices: &Bound<'_, PyAny>, pNumDeviceEvents: &Bound<'_, PyAny>, pEvents: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1: u32 = int_in(py, timeout, 2)?;
     let v2: u32 = int_in(py, count, 3)?;
     let v3 = arg!(ptr_in(py, phDevices, Elem::Handle, 4));
@@ -1176,7 +1353,7 @@ pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, t
 #[pyo3(signature = (hDriver, timeout, count, phDevices, pNumDeviceEvents, pEvents))]
 pub(crate) fn zesDriverEventListenEx(py: Python<'_>, hDriver: &Bound<'_, PyAny>, timeout: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>, phDevices: &Bound<'_, PyAny>, pNumDeviceEvents: &Bound<'_, PyAny>, pEvents: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1: u64 = int_in(py, timeout, 2)?;
     let v2: u32 = int_in(py, count, 3)?;
     let v3 = arg!(ptr_in(py, phDevices, Elem::Handle, 4));
@@ -1213,7 +1390,7 @@ pub(crate) fn zesDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers:
         None => ze_result_t(super::legacy_driver_get(py, lib, v0, v1)),
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64));
+        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64), 1);
     }
     Ok(rc.0)
 }
@@ -1223,7 +1400,7 @@ pub(crate) fn zesDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers:
 #[pyo3(signature = (hDriver, uuid, phDevice, onSubdevice, subdeviceId))]
 pub(crate) fn zesDriverGetDeviceByUuidExp(py: Python<'_>, hDriver: &Bound<'_, PyAny>, uuid: &Bound<'_, PyAny>, phDevice: &Bound<'_, PyAny>, onSubdevice: &Bound<'_, PyAny>, subdeviceId: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1: zes_uuid_t = arg!(struct_by_value(py, uuid, 13, 2));
     let v2 = arg!(ptr_in(py, phDevice, Elem::Handle, 3));
     let v3 = arg!(ptr_in(py, onSubdevice, Elem::Scalar { size: 1, float: false }, 4));
@@ -1240,7 +1417,7 @@ pub(crate) fn zesDriverGetDeviceByUuidExp(py: Python<'_>, hDriver: &Bound<'_, Py
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(1));
+        track_handles(v2.addr, v2.bounded(1), 0);
     }
     Ok(rc.0)
 }
@@ -1250,7 +1427,7 @@ pub(crate) fn zesDriverGetDeviceByUuidExp(py: Python<'_>, hDriver: &Bound<'_, Py
 #[pyo3(signature = (hDriver, name, ppFunctionAddress))]
 pub(crate) fn zesDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Bound<'_, PyAny>, name: &Bound<'_, PyAny>, ppFunctionAddress: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let s1 = cstr_in(py, name, 2)?;
     let v1 = s1.as_ref().map_or(0usize, |s| s.as_ptr() as usize);
     let v2 = arg!(ptr_in(py, ppFunctionAddress, Elem::PtrSized, 3));
@@ -1274,7 +1451,7 @@ pub(crate) fn zesDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Bou
 #[pyo3(signature = (hDriver, pCount, pExtensionProperties))]
 pub(crate) fn zesDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pExtensionProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pExtensionProperties, Elem::Struct { idx: 10, size: 260 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -1297,7 +1474,7 @@ pub(crate) fn zesDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_
 #[pyo3(signature = (hEngine, pStats))]
 pub(crate) fn zesEngineGetActivity(py: Python<'_>, hEngine: &Bound<'_, PyAny>, pStats: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hEngine, 1, true));
+    let v0 = arg!(handle_in(py, hEngine, 1, 3));
     let v1 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 32, size: 16 }, 2));
     let rc = match lib.functions().zesEngineGetActivity {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1318,7 +1495,7 @@ pub(crate) fn zesEngineGetActivity(py: Python<'_>, hEngine: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hEngine, pCount, pStats))]
 pub(crate) fn zesEngineGetActivityExt(py: Python<'_>, hEngine: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pStats: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hEngine, 1, true));
+    let v0 = arg!(handle_in(py, hEngine, 1, 3));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 32, size: 16 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -1341,7 +1518,7 @@ pub(crate) fn zesEngineGetActivityExt(py: Python<'_>, hEngine: &Bound<'_, PyAny>
 #[pyo3(signature = (hEngine, pProperties))]
 pub(crate) fn zesEngineGetProperties(py: Python<'_>, hEngine: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hEngine, 1, true));
+    let v0 = arg!(handle_in(py, hEngine, 1, 3));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 31, size: 32 }, 2));
     let rc = match lib.functions().zesEngineGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1362,7 +1539,7 @@ pub(crate) fn zesEngineGetProperties(py: Python<'_>, hEngine: &Bound<'_, PyAny>,
 #[pyo3(signature = (hPort, pConfig))]
 pub(crate) fn zesFabricPortGetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
     let rc = match lib.functions().zesFabricPortGetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1383,7 +1560,7 @@ pub(crate) fn zesFabricPortGetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hPort, pErrors))]
 pub(crate) fn zesFabricPortGetFabricErrorCounters(py: Python<'_>, hPort: &Bound<'_, PyAny>, pErrors: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pErrors, Elem::Struct { idx: 40, size: 48 }, 2));
     let rc = match lib.functions().zesFabricPortGetFabricErrorCounters {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1404,7 +1581,7 @@ pub(crate) fn zesFabricPortGetFabricErrorCounters(py: Python<'_>, hPort: &Bound<
 #[pyo3(signature = (hPort, pLinkType))]
 pub(crate) fn zesFabricPortGetLinkType(py: Python<'_>, hPort: &Bound<'_, PyAny>, pLinkType: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pLinkType, Elem::Struct { idx: 36, size: 256 }, 2));
     let rc = match lib.functions().zesFabricPortGetLinkType {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1425,7 +1602,7 @@ pub(crate) fn zesFabricPortGetLinkType(py: Python<'_>, hPort: &Bound<'_, PyAny>,
 #[pyo3(signature = (hDevice, numPorts, phPort, pThroughput))]
 pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Bound<'_, PyAny>, numPorts: &Bound<'_, PyAny>, phPort: &Bound<'_, PyAny>, pThroughput: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u32 = int_in(py, numPorts, 2)?;
     let v2 = arg!(ptr_in(py, phPort, Elem::Handle, 3));
     let v3 = arg!(ptr_in(py, pThroughput, Elem::PtrSized, 4));
@@ -1450,7 +1627,7 @@ pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Boun
 #[pyo3(signature = (hPort, pProperties))]
 pub(crate) fn zesFabricPortGetProperties(py: Python<'_>, hPort: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 35, size: 328 }, 2));
     let rc = match lib.functions().zesFabricPortGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1471,7 +1648,7 @@ pub(crate) fn zesFabricPortGetProperties(py: Python<'_>, hPort: &Bound<'_, PyAny
 #[pyo3(signature = (hPort, pState))]
 pub(crate) fn zesFabricPortGetState(py: Python<'_>, hPort: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 38, size: 72 }, 2));
     let rc = match lib.functions().zesFabricPortGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1492,7 +1669,7 @@ pub(crate) fn zesFabricPortGetState(py: Python<'_>, hPort: &Bound<'_, PyAny>, pS
 #[pyo3(signature = (hPort, pThroughput))]
 pub(crate) fn zesFabricPortGetThroughput(py: Python<'_>, hPort: &Bound<'_, PyAny>, pThroughput: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pThroughput, Elem::Struct { idx: 39, size: 24 }, 2));
     let rc = match lib.functions().zesFabricPortGetThroughput {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1513,7 +1690,7 @@ pub(crate) fn zesFabricPortGetThroughput(py: Python<'_>, hPort: &Bound<'_, PyAny
 #[pyo3(signature = (hPort, pConfig))]
 pub(crate) fn zesFabricPortSetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPort, 1, true));
+    let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
     let rc = match lib.functions().zesFabricPortSetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1534,7 +1711,7 @@ pub(crate) fn zesFabricPortSetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hFan, pConfig))]
 pub(crate) fn zesFanGetConfig(py: Python<'_>, hFan: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 45, size: 416 }, 2));
     let rc = match lib.functions().zesFanGetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1555,7 +1732,7 @@ pub(crate) fn zesFanGetConfig(py: Python<'_>, hFan: &Bound<'_, PyAny>, pConfig: 
 #[pyo3(signature = (hFan, pProperties))]
 pub(crate) fn zesFanGetProperties(py: Python<'_>, hFan: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 44, size: 48 }, 2));
     let rc = match lib.functions().zesFanGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1576,7 +1753,7 @@ pub(crate) fn zesFanGetProperties(py: Python<'_>, hFan: &Bound<'_, PyAny>, pProp
 #[pyo3(signature = (hFan, units, pSpeed))]
 pub(crate) fn zesFanGetState(py: Python<'_>, hFan: &Bound<'_, PyAny>, units: &Bound<'_, PyAny>, pSpeed: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1: u32 = int_in(py, units, 2)?;
     let v2 = arg!(ptr_in(py, pSpeed, Elem::Scalar { size: 4, float: false }, 3));
     let rc = match lib.functions().zesFanGetState {
@@ -1598,7 +1775,7 @@ pub(crate) fn zesFanGetState(py: Python<'_>, hFan: &Bound<'_, PyAny>, units: &Bo
 #[pyo3(signature = (hFan))]
 pub(crate) fn zesFanSetDefaultMode(py: Python<'_>, hFan: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let rc = match lib.functions().zesFanSetDefaultMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
         // length the ABI description requires (checked above); the calling frame keeps those
@@ -1618,7 +1795,7 @@ pub(crate) fn zesFanSetDefaultMode(py: Python<'_>, hFan: &Bound<'_, PyAny>) -> P
 #[pyo3(signature = (hFan, speed))]
 pub(crate) fn zesFanSetFixedSpeedMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, speed: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, speed, Elem::Struct { idx: 41, size: 8 }, 2));
     let rc = match lib.functions().zesFanSetFixedSpeedMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1639,7 +1816,7 @@ pub(crate) fn zesFanSetFixedSpeedMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
 #[pyo3(signature = (hFan, speedTable))]
 pub(crate) fn zesFanSetSpeedTableMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, speedTable: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFan, 1, true));
+    let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, speedTable, Elem::Struct { idx: 43, size: 388 }, 2));
     let rc = match lib.functions().zesFanSetSpeedTableMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1660,7 +1837,7 @@ pub(crate) fn zesFanSetSpeedTableMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
 #[pyo3(signature = (hFirmware, pImage, size))]
 pub(crate) fn zesFirmwareFlash(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pImage: &Bound<'_, PyAny>, size: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pImage, Elem::Void, 2));
     let v2: u32 = int_in(py, size, 3)?;
     let rc = match lib.functions().zesFirmwareFlash {
@@ -1682,7 +1859,7 @@ pub(crate) fn zesFirmwareFlash(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pIm
 #[pyo3(signature = (hFirmware, pSize, pFirmwareLog))]
 pub(crate) fn zesFirmwareGetConsoleLogs(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pSize: &Bound<'_, PyAny>, pFirmwareLog: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pSize, Elem::Scalar { size: 8, float: false }, 2));
     let v2 = arg!(ptr_in(py, pFirmwareLog, Elem::Char, 3));
     let rc = match lib.functions().zesFirmwareGetConsoleLogs {
@@ -1704,7 +1881,7 @@ pub(crate) fn zesFirmwareGetConsoleLogs(py: Python<'_>, hFirmware: &Bound<'_, Py
 #[pyo3(signature = (hFirmware, pCompletionPercent))]
 pub(crate) fn zesFirmwareGetFlashProgress(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pCompletionPercent: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pCompletionPercent, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesFirmwareGetFlashProgress {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1725,7 +1902,7 @@ pub(crate) fn zesFirmwareGetFlashProgress(py: Python<'_>, hFirmware: &Bound<'_, 
 #[pyo3(signature = (hFirmware, pProperties))]
 pub(crate) fn zesFirmwareGetProperties(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 46, size: 160 }, 2));
     let rc = match lib.functions().zesFirmwareGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1746,7 +1923,7 @@ pub(crate) fn zesFirmwareGetProperties(py: Python<'_>, hFirmware: &Bound<'_, PyA
 #[pyo3(signature = (hFirmware, pVersion))]
 pub(crate) fn zesFirmwareGetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pVersion: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pVersion, Elem::Char, 2));
     let rc = match lib.functions().zesFirmwareGetSecurityVersionExp {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1767,7 +1944,7 @@ pub(crate) fn zesFirmwareGetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
 #[pyo3(signature = (hFirmware))]
 pub(crate) fn zesFirmwareSetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFirmware, 1, true));
+    let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let rc = match lib.functions().zesFirmwareSetSecurityVersionExp {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
         // length the ABI description requires (checked above); the calling frame keeps those
@@ -1787,7 +1964,7 @@ pub(crate) fn zesFirmwareSetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
 #[pyo3(signature = (hFrequency, pCount, phFrequency))]
 pub(crate) fn zesFrequencyGetAvailableClocks(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phFrequency: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFrequency, Elem::Scalar { size: 8, float: true }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -1810,7 +1987,7 @@ pub(crate) fn zesFrequencyGetAvailableClocks(py: Python<'_>, hFrequency: &Bound<
 #[pyo3(signature = (hFrequency, pProperties))]
 pub(crate) fn zesFrequencyGetProperties(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 47, size: 48 }, 2));
     let rc = match lib.functions().zesFrequencyGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1831,7 +2008,7 @@ pub(crate) fn zesFrequencyGetProperties(py: Python<'_>, hFrequency: &Bound<'_, P
 #[pyo3(signature = (hFrequency, pLimits))]
 pub(crate) fn zesFrequencyGetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pLimits: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pLimits, Elem::Struct { idx: 48, size: 16 }, 2));
     let rc = match lib.functions().zesFrequencyGetRange {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1852,7 +2029,7 @@ pub(crate) fn zesFrequencyGetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
 #[pyo3(signature = (hFrequency, pState))]
 pub(crate) fn zesFrequencyGetState(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 49, size: 64 }, 2));
     let rc = match lib.functions().zesFrequencyGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1873,7 +2050,7 @@ pub(crate) fn zesFrequencyGetState(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
 #[pyo3(signature = (hFrequency, pThrottleTime))]
 pub(crate) fn zesFrequencyGetThrottleTime(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pThrottleTime: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pThrottleTime, Elem::Struct { idx: 50, size: 16 }, 2));
     let rc = match lib.functions().zesFrequencyGetThrottleTime {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1894,7 +2071,7 @@ pub(crate) fn zesFrequencyGetThrottleTime(py: Python<'_>, hFrequency: &Bound<'_,
 #[pyo3(signature = (hFrequency, pOcCapabilities))]
 pub(crate) fn zesFrequencyOcGetCapabilities(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pOcCapabilities: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pOcCapabilities, Elem::Struct { idx: 51, size: 80 }, 2));
     let rc = match lib.functions().zesFrequencyOcGetCapabilities {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1915,7 +2092,7 @@ pub(crate) fn zesFrequencyOcGetCapabilities(py: Python<'_>, hFrequency: &Bound<'
 #[pyo3(signature = (hFrequency, pCurrentOcFrequency))]
 pub(crate) fn zesFrequencyOcGetFrequencyTarget(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pCurrentOcFrequency: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentOcFrequency, Elem::Scalar { size: 8, float: true }, 2));
     let rc = match lib.functions().zesFrequencyOcGetFrequencyTarget {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1936,7 +2113,7 @@ pub(crate) fn zesFrequencyOcGetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
 #[pyo3(signature = (hFrequency, pOcIccMax))]
 pub(crate) fn zesFrequencyOcGetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pOcIccMax: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pOcIccMax, Elem::Scalar { size: 8, float: true }, 2));
     let rc = match lib.functions().zesFrequencyOcGetIccMax {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1957,7 +2134,7 @@ pub(crate) fn zesFrequencyOcGetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
 #[pyo3(signature = (hFrequency, pCurrentOcMode))]
 pub(crate) fn zesFrequencyOcGetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pCurrentOcMode: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentOcMode, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesFrequencyOcGetMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1978,7 +2155,7 @@ pub(crate) fn zesFrequencyOcGetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
 #[pyo3(signature = (hFrequency, pOcTjMax))]
 pub(crate) fn zesFrequencyOcGetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pOcTjMax: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pOcTjMax, Elem::Scalar { size: 8, float: true }, 2));
     let rc = match lib.functions().zesFrequencyOcGetTjMax {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -1999,7 +2176,7 @@ pub(crate) fn zesFrequencyOcGetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
 #[pyo3(signature = (hFrequency, pCurrentVoltageTarget, pCurrentVoltageOffset))]
 pub(crate) fn zesFrequencyOcGetVoltageTarget(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pCurrentVoltageTarget: &Bound<'_, PyAny>, pCurrentVoltageOffset: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentVoltageTarget, Elem::Scalar { size: 8, float: true }, 2));
     let v2 = arg!(ptr_in(py, pCurrentVoltageOffset, Elem::Scalar { size: 8, float: true }, 3));
     let rc = match lib.functions().zesFrequencyOcGetVoltageTarget {
@@ -2021,7 +2198,7 @@ pub(crate) fn zesFrequencyOcGetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
 #[pyo3(signature = (hFrequency, CurrentOcFrequency))]
 pub(crate) fn zesFrequencyOcSetFrequencyTarget(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, CurrentOcFrequency: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, CurrentOcFrequency, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetFrequencyTarget {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2042,7 +2219,7 @@ pub(crate) fn zesFrequencyOcSetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
 #[pyo3(signature = (hFrequency, ocIccMax))]
 pub(crate) fn zesFrequencyOcSetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, ocIccMax: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, ocIccMax, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetIccMax {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2063,7 +2240,7 @@ pub(crate) fn zesFrequencyOcSetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
 #[pyo3(signature = (hFrequency, CurrentOcMode))]
 pub(crate) fn zesFrequencyOcSetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, CurrentOcMode: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1: u32 = int_in(py, CurrentOcMode, 2)?;
     let rc = match lib.functions().zesFrequencyOcSetMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2084,7 +2261,7 @@ pub(crate) fn zesFrequencyOcSetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
 #[pyo3(signature = (hFrequency, ocTjMax))]
 pub(crate) fn zesFrequencyOcSetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, ocTjMax: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, ocTjMax, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetTjMax {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2105,7 +2282,7 @@ pub(crate) fn zesFrequencyOcSetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
 #[pyo3(signature = (hFrequency, CurrentVoltageTarget, CurrentVoltageOffset))]
 pub(crate) fn zesFrequencyOcSetVoltageTarget(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, CurrentVoltageTarget: &Bound<'_, PyAny>, CurrentVoltageOffset: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, CurrentVoltageTarget, 2)? as f64;
     let v2 = f64_in(py, CurrentVoltageOffset, 3)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetVoltageTarget {
@@ -2127,7 +2304,7 @@ pub(crate) fn zesFrequencyOcSetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
 #[pyo3(signature = (hFrequency, pLimits))]
 pub(crate) fn zesFrequencySetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pLimits: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hFrequency, 1, true));
+    let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pLimits, Elem::Struct { idx: 48, size: 16 }, 2));
     let rc = match lib.functions().zesFrequencySetRange {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2164,7 +2341,7 @@ pub(crate) fn zesInit(py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<u32>
 #[pyo3(signature = (hLed, pProperties))]
 pub(crate) fn zesLedGetProperties(py: Python<'_>, hLed: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hLed, 1, true));
+    let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 52, size: 32 }, 2));
     let rc = match lib.functions().zesLedGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2185,7 +2362,7 @@ pub(crate) fn zesLedGetProperties(py: Python<'_>, hLed: &Bound<'_, PyAny>, pProp
 #[pyo3(signature = (hLed, pState))]
 pub(crate) fn zesLedGetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hLed, 1, true));
+    let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 54, size: 48 }, 2));
     let rc = match lib.functions().zesLedGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2206,7 +2383,7 @@ pub(crate) fn zesLedGetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, pState: &B
 #[pyo3(signature = (hLed, pColor))]
 pub(crate) fn zesLedSetColor(py: Python<'_>, hLed: &Bound<'_, PyAny>, pColor: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hLed, 1, true));
+    let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1 = arg!(ptr_in(py, pColor, Elem::Struct { idx: 53, size: 24 }, 2));
     let rc = match lib.functions().zesLedSetColor {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2227,7 +2404,7 @@ pub(crate) fn zesLedSetColor(py: Python<'_>, hLed: &Bound<'_, PyAny>, pColor: &B
 #[pyo3(signature = (hLed, enable))]
 pub(crate) fn zesLedSetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, enable: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hLed, 1, true));
+    let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1: u8 = int_in(py, enable, 2)?;
     let rc = match lib.functions().zesLedSetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2248,7 +2425,7 @@ pub(crate) fn zesLedSetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, enable: &B
 #[pyo3(signature = (hMemory, pBandwidth))]
 pub(crate) fn zesMemoryGetBandwidth(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pBandwidth: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hMemory, 1, true));
+    let v0 = arg!(handle_in(py, hMemory, 1, 9));
     let v1 = arg!(ptr_in(py, pBandwidth, Elem::Struct { idx: 57, size: 32 }, 2));
     let rc = match lib.functions().zesMemoryGetBandwidth {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2269,7 +2446,7 @@ pub(crate) fn zesMemoryGetBandwidth(py: Python<'_>, hMemory: &Bound<'_, PyAny>, 
 #[pyo3(signature = (hMemory, pProperties))]
 pub(crate) fn zesMemoryGetProperties(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hMemory, 1, true));
+    let v0 = arg!(handle_in(py, hMemory, 1, 9));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 55, size: 48 }, 2));
     let rc = match lib.functions().zesMemoryGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2290,7 +2467,7 @@ pub(crate) fn zesMemoryGetProperties(py: Python<'_>, hMemory: &Bound<'_, PyAny>,
 #[pyo3(signature = (hMemory, pState))]
 pub(crate) fn zesMemoryGetState(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hMemory, 1, true));
+    let v0 = arg!(handle_in(py, hMemory, 1, 9));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 56, size: 40 }, 2));
     let rc = match lib.functions().zesMemoryGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2311,7 +2488,7 @@ pub(crate) fn zesMemoryGetState(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pSta
 #[pyo3(signature = (hDomainHandle, DomainControl, pValue))]
 pub(crate) fn zesOverclockGetControlCurrentValue(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, DomainControl: &Bound<'_, PyAny>, pValue: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pValue, Elem::Scalar { size: 8, float: true }, 3));
     let rc = match lib.functions().zesOverclockGetControlCurrentValue {
@@ -2333,7 +2510,7 @@ pub(crate) fn zesOverclockGetControlCurrentValue(py: Python<'_>, hDomainHandle: 
 #[pyo3(signature = (hDomainHandle, DomainControl, pValue))]
 pub(crate) fn zesOverclockGetControlPendingValue(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, DomainControl: &Bound<'_, PyAny>, pValue: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pValue, Elem::Scalar { size: 8, float: true }, 3));
     let rc = match lib.functions().zesOverclockGetControlPendingValue {
@@ -2355,7 +2532,7 @@ pub(crate) fn zesOverclockGetControlPendingValue(py: Python<'_>, hDomainHandle: 
 #[pyo3(signature = (hDomainHandle, DomainControl, pControlState, pPendingAction))]
 pub(crate) fn zesOverclockGetControlState(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, DomainControl: &Bound<'_, PyAny>, pControlState: &Bound<'_, PyAny>, pPendingAction: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pControlState, Elem::Scalar { size: 4, float: false }, 3));
     let v3 = arg!(ptr_in(py, pPendingAction, Elem::Scalar { size: 4, float: false }, 4));
@@ -2378,7 +2555,7 @@ pub(crate) fn zesOverclockGetControlState(py: Python<'_>, hDomainHandle: &Bound<
 #[pyo3(signature = (hDomainHandle, DomainControl, pControlProperties))]
 pub(crate) fn zesOverclockGetDomainControlProperties(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, DomainControl: &Bound<'_, PyAny>, pControlProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pControlProperties, Elem::Struct { idx: 25, size: 40 }, 3));
     let rc = match lib.functions().zesOverclockGetDomainControlProperties {
@@ -2400,7 +2577,7 @@ pub(crate) fn zesOverclockGetDomainControlProperties(py: Python<'_>, hDomainHand
 #[pyo3(signature = (hDomainHandle, pDomainProperties))]
 pub(crate) fn zesOverclockGetDomainProperties(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, pDomainProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1 = arg!(ptr_in(py, pDomainProperties, Elem::Struct { idx: 24, size: 32 }, 2));
     let rc = match lib.functions().zesOverclockGetDomainProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2421,7 +2598,7 @@ pub(crate) fn zesOverclockGetDomainProperties(py: Python<'_>, hDomainHandle: &Bo
 #[pyo3(signature = (hDomainHandle, pVFProperties))]
 pub(crate) fn zesOverclockGetDomainVFProperties(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, pVFProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1 = arg!(ptr_in(py, pVFProperties, Elem::Struct { idx: 26, size: 48 }, 2));
     let rc = match lib.functions().zesOverclockGetDomainVFProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2442,7 +2619,7 @@ pub(crate) fn zesOverclockGetDomainVFProperties(py: Python<'_>, hDomainHandle: &
 #[pyo3(signature = (hDomainHandle, VFType, VFArrayType, PointIndex, PointValue))]
 pub(crate) fn zesOverclockGetVFPointValues(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, VFType: &Bound<'_, PyAny>, VFArrayType: &Bound<'_, PyAny>, PointIndex: &Bound<'_, PyAny>, PointValue: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, VFType, 2)?;
     let v2: u32 = int_in(py, VFArrayType, 3)?;
     let v3: u32 = int_in(py, PointIndex, 4)?;
@@ -2466,7 +2643,7 @@ pub(crate) fn zesOverclockGetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
 #[pyo3(signature = (hDomainHandle, DomainControl, pValue, pPendingAction))]
 pub(crate) fn zesOverclockSetControlUserValue(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, DomainControl: &Bound<'_, PyAny>, pValue: &Bound<'_, PyAny>, pPendingAction: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = f64_in(py, pValue, 3)? as f64;
     let v3 = arg!(ptr_in(py, pPendingAction, Elem::Scalar { size: 4, float: false }, 4));
@@ -2489,7 +2666,7 @@ pub(crate) fn zesOverclockSetControlUserValue(py: Python<'_>, hDomainHandle: &Bo
 #[pyo3(signature = (hDomainHandle, VFType, PointIndex, PointValue))]
 pub(crate) fn zesOverclockSetVFPointValues(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, VFType: &Bound<'_, PyAny>, PointIndex: &Bound<'_, PyAny>, PointValue: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDomainHandle, 1, true));
+    let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, VFType, 2)?;
     let v2: u32 = int_in(py, PointIndex, 3)?;
     let v3: u32 = int_in(py, PointValue, 4)?;
@@ -2512,7 +2689,7 @@ pub(crate) fn zesOverclockSetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
 #[pyo3(signature = (hPerf, pFactor))]
 pub(crate) fn zesPerformanceFactorGetConfig(py: Python<'_>, hPerf: &Bound<'_, PyAny>, pFactor: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPerf, 1, true));
+    let v0 = arg!(handle_in(py, hPerf, 1, 11));
     let v1 = arg!(ptr_in(py, pFactor, Elem::Scalar { size: 8, float: true }, 2));
     let rc = match lib.functions().zesPerformanceFactorGetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2533,7 +2710,7 @@ pub(crate) fn zesPerformanceFactorGetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
 #[pyo3(signature = (hPerf, pProperties))]
 pub(crate) fn zesPerformanceFactorGetProperties(py: Python<'_>, hPerf: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPerf, 1, true));
+    let v0 = arg!(handle_in(py, hPerf, 1, 11));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 59, size: 32 }, 2));
     let rc = match lib.functions().zesPerformanceFactorGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2554,7 +2731,7 @@ pub(crate) fn zesPerformanceFactorGetProperties(py: Python<'_>, hPerf: &Bound<'_
 #[pyo3(signature = (hPerf, factor))]
 pub(crate) fn zesPerformanceFactorSetConfig(py: Python<'_>, hPerf: &Bound<'_, PyAny>, factor: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPerf, 1, true));
+    let v0 = arg!(handle_in(py, hPerf, 1, 11));
     let v1 = f64_in(py, factor, 2)? as f64;
     let rc = match lib.functions().zesPerformanceFactorSetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2575,7 +2752,7 @@ pub(crate) fn zesPerformanceFactorSetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
 #[pyo3(signature = (hPower, pEnergy))]
 pub(crate) fn zesPowerGetEnergyCounter(py: Python<'_>, hPower: &Bound<'_, PyAny>, pEnergy: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pEnergy, Elem::Struct { idx: 61, size: 16 }, 2));
     let rc = match lib.functions().zesPowerGetEnergyCounter {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2596,7 +2773,7 @@ pub(crate) fn zesPowerGetEnergyCounter(py: Python<'_>, hPower: &Bound<'_, PyAny>
 #[pyo3(signature = (hPower, pThreshold))]
 pub(crate) fn zesPowerGetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAny>, pThreshold: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pThreshold, Elem::Struct { idx: 65, size: 24 }, 2));
     let rc = match lib.functions().zesPowerGetEnergyThreshold {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2617,7 +2794,7 @@ pub(crate) fn zesPowerGetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
 #[pyo3(signature = (hPower, pSustained, pBurst, pPeak))]
 pub(crate) fn zesPowerGetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSustained: &Bound<'_, PyAny>, pBurst: &Bound<'_, PyAny>, pPeak: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 62, size: 12 }, 2));
     let v2 = arg!(ptr_in(py, pBurst, Elem::Struct { idx: 63, size: 8 }, 3));
     let v3 = arg!(ptr_in(py, pPeak, Elem::Struct { idx: 64, size: 8 }, 4));
@@ -2640,7 +2817,7 @@ pub(crate) fn zesPowerGetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
 #[pyo3(signature = (hPower, pCount, pSustained))]
 pub(crate) fn zesPowerGetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pSustained: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -2663,7 +2840,7 @@ pub(crate) fn zesPowerGetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
 #[pyo3(signature = (hPower, pLimit))]
 pub(crate) fn zesPowerGetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, pLimit: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pLimit, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesPowerGetLimitsExt2 {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2684,7 +2861,7 @@ pub(crate) fn zesPowerGetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hPower, pProperties))]
 pub(crate) fn zesPowerGetProperties(py: Python<'_>, hPower: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 60, size: 40 }, 2));
     let rc = match lib.functions().zesPowerGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2705,7 +2882,7 @@ pub(crate) fn zesPowerGetProperties(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
 #[pyo3(signature = (hPower, pInstantPower, pAveragePower))]
 pub(crate) fn zesPowerGetUsage(py: Python<'_>, hPower: &Bound<'_, PyAny>, pInstantPower: &Bound<'_, PyAny>, pAveragePower: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pInstantPower, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pAveragePower, Elem::Scalar { size: 4, float: false }, 3));
     let rc = match lib.functions().zesPowerGetUsage {
@@ -2727,7 +2904,7 @@ pub(crate) fn zesPowerGetUsage(py: Python<'_>, hPower: &Bound<'_, PyAny>, pInsta
 #[pyo3(signature = (hPower, threshold))]
 pub(crate) fn zesPowerSetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAny>, threshold: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = f64_in(py, threshold, 2)? as f64;
     let rc = match lib.functions().zesPowerSetEnergyThreshold {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2748,7 +2925,7 @@ pub(crate) fn zesPowerSetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
 #[pyo3(signature = (hPower, pSustained, pBurst, pPeak))]
 pub(crate) fn zesPowerSetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSustained: &Bound<'_, PyAny>, pBurst: &Bound<'_, PyAny>, pPeak: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 62, size: 12 }, 2));
     let v2 = arg!(ptr_in(py, pBurst, Elem::Struct { idx: 63, size: 8 }, 3));
     let v3 = arg!(ptr_in(py, pPeak, Elem::Struct { idx: 64, size: 8 }, 4));
@@ -2771,7 +2948,7 @@ pub(crate) fn zesPowerSetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
 #[pyo3(signature = (hPower, pCount, pSustained))]
 pub(crate) fn zesPowerSetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pSustained: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -2794,7 +2971,7 @@ pub(crate) fn zesPowerSetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
 #[pyo3(signature = (hPower, limit))]
 pub(crate) fn zesPowerSetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, limit: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPower, 1, true));
+    let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1: u32 = int_in(py, limit, 2)?;
     let rc = match lib.functions().zesPowerSetLimitsExt2 {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2815,7 +2992,7 @@ pub(crate) fn zesPowerSetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, l
 #[pyo3(signature = (hPsu, pProperties))]
 pub(crate) fn zesPsuGetProperties(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPsu, 1, true));
+    let v0 = arg!(handle_in(py, hPsu, 1, 12));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 66, size: 32 }, 2));
     let rc = match lib.functions().zesPsuGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2836,7 +3013,7 @@ pub(crate) fn zesPsuGetProperties(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pProp
 #[pyo3(signature = (hPsu, pState))]
 pub(crate) fn zesPsuGetState(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hPsu, 1, true));
+    let v0 = arg!(handle_in(py, hPsu, 1, 12));
     let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 67, size: 32 }, 2));
     let rc = match lib.functions().zesPsuGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2857,7 +3034,7 @@ pub(crate) fn zesPsuGetState(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pState: &B
 #[pyo3(signature = (hRas, category))]
 pub(crate) fn zesRasClearStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, category: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, category, 2)?;
     let rc = match lib.functions().zesRasClearStateExp {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2878,7 +3055,7 @@ pub(crate) fn zesRasClearStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, categ
 #[pyo3(signature = (hRas, pConfig))]
 pub(crate) fn zesRasGetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
     let rc = match lib.functions().zesRasGetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2899,7 +3076,7 @@ pub(crate) fn zesRasGetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: 
 #[pyo3(signature = (hRas, count, pConfig))]
 pub(crate) fn zesRasGetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
     let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
@@ -2922,7 +3099,7 @@ pub(crate) fn zesRasGetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
 #[pyo3(signature = (hRas, pProperties))]
 pub(crate) fn zesRasGetProperties(py: Python<'_>, hRas: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 68, size: 32 }, 2));
     let rc = match lib.functions().zesRasGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -2943,7 +3120,7 @@ pub(crate) fn zesRasGetProperties(py: Python<'_>, hRas: &Bound<'_, PyAny>, pProp
 #[pyo3(signature = (hRas, clear, pState))]
 pub(crate) fn zesRasGetState(py: Python<'_>, hRas: &Bound<'_, PyAny>, clear: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u8 = int_in(py, clear, 2)?;
     let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 69, size: 72 }, 3));
     let rc = match lib.functions().zesRasGetState {
@@ -2965,7 +3142,7 @@ pub(crate) fn zesRasGetState(py: Python<'_>, hRas: &Bound<'_, PyAny>, clear: &Bo
 #[pyo3(signature = (hRas, pCount, pState))]
 pub(crate) fn zesRasGetStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 81, size: 16 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -2988,7 +3165,7 @@ pub(crate) fn zesRasGetStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, pCount:
 #[pyo3(signature = (hRas, count, pCategories, pState))]
 pub(crate) fn zesRasGetStateExp2(py: Python<'_>, hRas: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>, pCategories: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
     let v2 = arg!(ptr_in(py, pCategories, Elem::Scalar { size: 4, float: false }, 3));
     let v3 = arg!(ptr_in(py, pState, Elem::Struct { idx: 82, size: 24 }, 4));
@@ -3013,7 +3190,7 @@ pub(crate) fn zesRasGetStateExp2(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
 #[pyo3(signature = (hRas, pCount, pCategories))]
 pub(crate) fn zesRasGetSupportedCategoriesExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pCategories: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pCategories, Elem::Scalar { size: 4, float: false }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3036,7 +3213,7 @@ pub(crate) fn zesRasGetSupportedCategoriesExp(py: Python<'_>, hRas: &Bound<'_, P
 #[pyo3(signature = (hRas, pConfig))]
 pub(crate) fn zesRasSetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
     let rc = match lib.functions().zesRasSetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3057,7 +3234,7 @@ pub(crate) fn zesRasSetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: 
 #[pyo3(signature = (hRas, count, pConfig))]
 pub(crate) fn zesRasSetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hRas, 1, true));
+    let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
     let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
@@ -3080,7 +3257,7 @@ pub(crate) fn zesRasSetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
 #[pyo3(signature = (hScheduler, pMode))]
 pub(crate) fn zesSchedulerGetCurrentMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pMode: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pMode, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesSchedulerGetCurrentMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3101,7 +3278,7 @@ pub(crate) fn zesSchedulerGetCurrentMode(py: Python<'_>, hScheduler: &Bound<'_, 
 #[pyo3(signature = (hScheduler, pProperties))]
 pub(crate) fn zesSchedulerGetProperties(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 71, size: 40 }, 2));
     let rc = match lib.functions().zesSchedulerGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3122,7 +3299,7 @@ pub(crate) fn zesSchedulerGetProperties(py: Python<'_>, hScheduler: &Bound<'_, P
 #[pyo3(signature = (hScheduler, getDefaults, pConfig))]
 pub(crate) fn zesSchedulerGetTimeoutModeProperties(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, getDefaults: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1: u8 = int_in(py, getDefaults, 2)?;
     let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 72, size: 24 }, 3));
     let rc = match lib.functions().zesSchedulerGetTimeoutModeProperties {
@@ -3144,7 +3321,7 @@ pub(crate) fn zesSchedulerGetTimeoutModeProperties(py: Python<'_>, hScheduler: &
 #[pyo3(signature = (hScheduler, getDefaults, pConfig))]
 pub(crate) fn zesSchedulerGetTimesliceModeProperties(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, getDefaults: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1: u8 = int_in(py, getDefaults, 2)?;
     let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 73, size: 32 }, 3));
     let rc = match lib.functions().zesSchedulerGetTimesliceModeProperties {
@@ -3166,7 +3343,7 @@ pub(crate) fn zesSchedulerGetTimesliceModeProperties(py: Python<'_>, hScheduler:
 #[pyo3(signature = (hScheduler, pNeedReload))]
 pub(crate) fn zesSchedulerSetComputeUnitDebugMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 2));
     let rc = match lib.functions().zesSchedulerSetComputeUnitDebugMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3187,7 +3364,7 @@ pub(crate) fn zesSchedulerSetComputeUnitDebugMode(py: Python<'_>, hScheduler: &B
 #[pyo3(signature = (hScheduler, pNeedReload))]
 pub(crate) fn zesSchedulerSetExclusiveMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 2));
     let rc = match lib.functions().zesSchedulerSetExclusiveMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3208,7 +3385,7 @@ pub(crate) fn zesSchedulerSetExclusiveMode(py: Python<'_>, hScheduler: &Bound<'_
 #[pyo3(signature = (hScheduler, pProperties, pNeedReload))]
 pub(crate) fn zesSchedulerSetTimeoutMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 72, size: 24 }, 2));
     let v2 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 3));
     let rc = match lib.functions().zesSchedulerSetTimeoutMode {
@@ -3230,7 +3407,7 @@ pub(crate) fn zesSchedulerSetTimeoutMode(py: Python<'_>, hScheduler: &Bound<'_, 
 #[pyo3(signature = (hScheduler, pProperties, pNeedReload))]
 pub(crate) fn zesSchedulerSetTimesliceMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hScheduler, 1, true));
+    let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 73, size: 32 }, 2));
     let v2 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 3));
     let rc = match lib.functions().zesSchedulerSetTimesliceMode {
@@ -3252,7 +3429,7 @@ pub(crate) fn zesSchedulerSetTimesliceMode(py: Python<'_>, hScheduler: &Bound<'_
 #[pyo3(signature = (hStandby, pMode))]
 pub(crate) fn zesStandbyGetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pMode: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hStandby, 1, true));
+    let v0 = arg!(handle_in(py, hStandby, 1, 16));
     let v1 = arg!(ptr_in(py, pMode, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zesStandbyGetMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3273,7 +3450,7 @@ pub(crate) fn zesStandbyGetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pMo
 #[pyo3(signature = (hStandby, pProperties))]
 pub(crate) fn zesStandbyGetProperties(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hStandby, 1, true));
+    let v0 = arg!(handle_in(py, hStandby, 1, 16));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 74, size: 32 }, 2));
     let rc = match lib.functions().zesStandbyGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3294,7 +3471,7 @@ pub(crate) fn zesStandbyGetProperties(py: Python<'_>, hStandby: &Bound<'_, PyAny
 #[pyo3(signature = (hStandby, mode))]
 pub(crate) fn zesStandbySetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, mode: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hStandby, 1, true));
+    let v0 = arg!(handle_in(py, hStandby, 1, 16));
     let v1: u32 = int_in(py, mode, 2)?;
     let rc = match lib.functions().zesStandbySetMode {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3315,7 +3492,7 @@ pub(crate) fn zesStandbySetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, mod
 #[pyo3(signature = (hTemperature, pConfig))]
 pub(crate) fn zesTemperatureGetConfig(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hTemperature, 1, true));
+    let v0 = arg!(handle_in(py, hTemperature, 1, 17));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
     let rc = match lib.functions().zesTemperatureGetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3336,7 +3513,7 @@ pub(crate) fn zesTemperatureGetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
 #[pyo3(signature = (hTemperature, pProperties))]
 pub(crate) fn zesTemperatureGetProperties(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hTemperature, 1, true));
+    let v0 = arg!(handle_in(py, hTemperature, 1, 17));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 75, size: 48 }, 2));
     let rc = match lib.functions().zesTemperatureGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3357,7 +3534,7 @@ pub(crate) fn zesTemperatureGetProperties(py: Python<'_>, hTemperature: &Bound<'
 #[pyo3(signature = (hTemperature, pTemperature))]
 pub(crate) fn zesTemperatureGetState(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pTemperature: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hTemperature, 1, true));
+    let v0 = arg!(handle_in(py, hTemperature, 1, 17));
     let v1 = arg!(ptr_in(py, pTemperature, Elem::Scalar { size: 8, float: true }, 2));
     let rc = match lib.functions().zesTemperatureGetState {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3378,7 +3555,7 @@ pub(crate) fn zesTemperatureGetState(py: Python<'_>, hTemperature: &Bound<'_, Py
 #[pyo3(signature = (hTemperature, pConfig))]
 pub(crate) fn zesTemperatureSetConfig(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hTemperature, 1, true));
+    let v0 = arg!(handle_in(py, hTemperature, 1, 17));
     let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
     let rc = match lib.functions().zesTemperatureSetConfig {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3399,7 +3576,7 @@ pub(crate) fn zesTemperatureSetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
 #[pyo3(signature = (hVFhandle, pCapability))]
 pub(crate) fn zesVFManagementGetVFCapabilitiesExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCapability: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCapability, Elem::Struct { idx: 91, size: 40 }, 2));
     let rc = match lib.functions().zesVFManagementGetVFCapabilitiesExp {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3420,7 +3597,7 @@ pub(crate) fn zesVFManagementGetVFCapabilitiesExp(py: Python<'_>, hVFhandle: &Bo
 #[pyo3(signature = (hVFhandle, pCapability))]
 pub(crate) fn zesVFManagementGetVFCapabilitiesExp2(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCapability: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCapability, Elem::Struct { idx: 92, size: 48 }, 2));
     let rc = match lib.functions().zesVFManagementGetVFCapabilitiesExp2 {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3441,7 +3618,7 @@ pub(crate) fn zesVFManagementGetVFCapabilitiesExp2(py: Python<'_>, hVFhandle: &B
 #[pyo3(signature = (hVFhandle, pCount, pEngineUtil))]
 pub(crate) fn zesVFManagementGetVFEngineUtilizationExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pEngineUtil: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pEngineUtil, Elem::Struct { idx: 90, size: 48 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3464,7 +3641,7 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp(py: Python<'_>, hVFhandle
 #[pyo3(signature = (hVFhandle, pCount, pEngineUtil))]
 pub(crate) fn zesVFManagementGetVFEngineUtilizationExp2(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pEngineUtil: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pEngineUtil, Elem::Struct { idx: 94, size: 40 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3487,7 +3664,7 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp2(py: Python<'_>, hVFhandl
 #[pyo3(signature = (hVFhandle, pCount, pMemUtil))]
 pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pMemUtil: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pMemUtil, Elem::Struct { idx: 89, size: 48 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3510,7 +3687,7 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp(py: Python<'_>, hVFhandle
 #[pyo3(signature = (hVFhandle, pCount, pMemUtil))]
 pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp2(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pMemUtil: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pMemUtil, Elem::Struct { idx: 93, size: 32 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3533,7 +3710,7 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp2(py: Python<'_>, hVFhandl
 #[pyo3(signature = (hVFhandle, pProperties))]
 pub(crate) fn zesVFManagementGetVFPropertiesExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 88, size: 56 }, 2));
     let rc = match lib.functions().zesVFManagementGetVFPropertiesExp {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3554,7 +3731,7 @@ pub(crate) fn zesVFManagementGetVFPropertiesExp(py: Python<'_>, hVFhandle: &Boun
 #[pyo3(signature = (hVFhandle, flags, enable))]
 pub(crate) fn zesVFManagementSetVFTelemetryModeExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, flags: &Bound<'_, PyAny>, enable: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1: u32 = int_in(py, flags, 2)?;
     let v2: u8 = int_in(py, enable, 3)?;
     let rc = match lib.functions().zesVFManagementSetVFTelemetryModeExp {
@@ -3576,7 +3753,7 @@ pub(crate) fn zesVFManagementSetVFTelemetryModeExp(py: Python<'_>, hVFhandle: &B
 #[pyo3(signature = (hVFhandle, flag, samplingInterval))]
 pub(crate) fn zesVFManagementSetVFTelemetrySamplingIntervalExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, flag: &Bound<'_, PyAny>, samplingInterval: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hVFhandle, 1, true));
+    let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1: u32 = int_in(py, flag, 2)?;
     let v2: u64 = int_in(py, samplingInterval, 3)?;
     let rc = match lib.functions().zesVFManagementSetVFTelemetrySamplingIntervalExp {
@@ -3633,7 +3810,7 @@ pub(crate) fn zeDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers: 
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64));
+        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64), 1);
     }
     Ok(rc.0)
 }
@@ -3643,7 +3820,7 @@ pub(crate) fn zeDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers: 
 #[pyo3(signature = (hDriver, version))]
 pub(crate) fn zeDriverGetApiVersion(py: Python<'_>, hDriver: &Bound<'_, PyAny>, version: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, version, Elem::Scalar { size: 4, float: false }, 2));
     let rc = match lib.functions().zeDriverGetApiVersion {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3664,7 +3841,7 @@ pub(crate) fn zeDriverGetApiVersion(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
 #[pyo3(signature = (hDriver, pDriverProperties))]
 pub(crate) fn zeDriverGetProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pDriverProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pDriverProperties, Elem::Struct { idx: 1, size: 40 }, 2));
     let rc = match lib.functions().zeDriverGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3685,7 +3862,7 @@ pub(crate) fn zeDriverGetProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
 #[pyo3(signature = (hDriver, pCount, pExtensionProperties))]
 pub(crate) fn zeDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, pExtensionProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pExtensionProperties, Elem::Struct { idx: 2, size: 260 }, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3708,7 +3885,7 @@ pub(crate) fn zeDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_,
 #[pyo3(signature = (hDriver, name, ppFunctionAddress))]
 pub(crate) fn zeDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Bound<'_, PyAny>, name: &Bound<'_, PyAny>, ppFunctionAddress: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let s1 = cstr_in(py, name, 2)?;
     let v1 = s1.as_ref().map_or(0usize, |s| s.as_ptr() as usize);
     let v2 = arg!(ptr_in(py, ppFunctionAddress, Elem::PtrSized, 3));
@@ -3732,7 +3909,7 @@ pub(crate) fn zeDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Boun
 #[pyo3(signature = (hDriver, pCount, phDevices))]
 pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phDevices: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDriver, 1, true));
+    let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDevices, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3748,7 +3925,7 @@ pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &B
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
     }
     Ok(rc.0)
 }
@@ -3758,7 +3935,7 @@ pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &B
 #[pyo3(signature = (hDevice, pDeviceProperties))]
 pub(crate) fn zeDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pDeviceProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pDeviceProperties, Elem::Struct { idx: 4, size: 368 }, 2));
     let rc = match lib.functions().zeDeviceGetProperties {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
@@ -3779,7 +3956,7 @@ pub(crate) fn zeDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
 #[pyo3(signature = (hDevice, pCount, phSubdevices))]
 pub(crate) fn zeDeviceGetSubDevices(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCount: &Bound<'_, PyAny>, phSubdevices: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
-    let v0 = arg!(handle_in(py, hDevice, 1, true));
+    let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phSubdevices, Elem::Handle, 3));
     if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
@@ -3795,7 +3972,7 @@ pub(crate) fn zeDeviceGetSubDevices(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
         },
     };
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64));
+        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
     }
     Ok(rc.0)
 }

@@ -72,6 +72,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sim_control, m)?)?;
     m.add_function(wrap_pyfunction!(tracked_handles, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_register_types, m)?)?;
+    m.add_function(wrap_pyfunction!(raw::_driver_floor_ns, m)?)?;
     raw::generated::register(m)?;
     m.add(
         "_simulated_driver_entry_points",

@@ -9,7 +9,7 @@
 //! `ZE_RESULT_ERROR_INVALID_NULL_HANDLE`; in all of these cases no memory is touched.
 #![allow(non_snake_case, clippy::too_many_arguments)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -37,17 +37,18 @@ macro_rules! arg {
 // ---------------------------------------------------------------------------------------------
 // Handles the library returned.
 
-fn handles() -> &'static RwLock<HashSet<usize>> {
-    static SET: OnceLock<RwLock<HashSet<usize>>> = OnceLock::new();
+fn handles() -> &'static RwLock<HashMap<usize, u8>> {
+    static SET: OnceLock<RwLock<HashMap<usize, u8>>> = OnceLock::new();
     SET.get_or_init(Default::default)
 }
 
-pub(crate) fn handle_known(h: usize) -> bool {
-    h != 0 && handles().read().map(|s| s.contains(&h)).unwrap_or(false)
+/// The handle was returned by the library as a handle of this kind (generated handle index).
+pub(crate) fn handle_known(h: usize, kind: u8) -> bool {
+    h != 0 && handles().read().map(|s| s.get(&h) == Some(&kind)).unwrap_or(false)
 }
 
-/// Records the `n` handles an out-parameter received.
-pub(crate) fn track_handles(addr: usize, n: usize) {
+/// Records the `n` handles of kind `kind` an out-parameter received.
+pub(crate) fn track_handles(addr: usize, n: usize, kind: u8) {
     if addr == 0 || n == 0 {
         return;
     }
@@ -60,7 +61,7 @@ pub(crate) fn track_handles(addr: usize, n: usize) {
         // elements that the driver just filled; the caller's objects are alive for the call.
         let h = unsafe { core::ptr::read_unaligned((addr as *const usize).add(i)) };
         if h != 0 {
-            set.insert(h);
+            set.insert(h, kind);
         }
     }
 }
@@ -282,9 +283,9 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 // Parameters passed by value.
 
 /// A handle: `None`, an int, or any `c_void_p`-based object (the handle classes).
-pub(crate) fn handle_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize, check: bool) -> Conv<usize> {
+pub(crate) fn handle_in(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize, kind: u8) -> Conv<usize> {
     let h = handle_value(py, obj, argno)?;
-    if check && !handle_known(h) {
+    if !handle_known(h, kind) {
         return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_NULL_HANDLE));
     }
     Ok(Ok(h))
@@ -531,7 +532,77 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
     if addr != 0 && elems == Some(0) {
         return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
     }
+    if let (Elem::Struct { idx, size }, true) = (expect, addr != 0) {
+        if generated::STRUCT_CHAIN[idx].0 {
+            for i in 0..elems.unwrap_or(1).min(MAX_CHECKED_ELEMENTS) {
+                if let Err(rc) = check_chain(addr + i * size, generated::STRUCT_CHAIN[idx].1) {
+                    return Ok(Err(rc));
+                }
+            }
+        }
+    }
     Ok(Ok(ptr))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extension chains (`pNext`).
+
+const MAX_CHECKED_ELEMENTS: usize = 256;
+const MAX_CHAIN_LINKS: usize = 32;
+
+/// Walks the `pNext` chain of the struct at `addr` (of a struct family: 0 = ze, 1 = zes): each
+/// link must be readable and writable memory holding a struct of a structure type this ABI knows
+/// for that family, for the whole size of that struct; chains are at most 32 links (no cycles).
+fn check_chain(addr: usize, family: u8) -> Result<(), ze_result_t> {
+    let bad = zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    // SAFETY: `addr` is the start of a validated ctypes struct with `stype` and `pNext` first.
+    let mut next = unsafe { core::ptr::read_unaligned((addr + 8) as *const usize) };
+    let mut links = 0;
+    while next != 0 {
+        links += 1;
+        if links > MAX_CHAIN_LINKS || !accessible(next, 16) {
+            return Err(bad);
+        }
+        // SAFETY: the 16 bytes at `next` were just checked to be mapped and accessible.
+        let stype = unsafe { core::ptr::read_unaligned(next as *const u32) };
+        let found = generated::STYPES.iter().find(|(f, st, _)| *f == family && *st == stype);
+        let Some(&(_, _, size)) = found else {
+            return Err(bad);
+        };
+        if !accessible(next, size) {
+            return Err(bad);
+        }
+        // SAFETY: as above; `pNext` is the second field of every chained struct.
+        next = unsafe { core::ptr::read_unaligned((next + 8) as *const usize) };
+    }
+    Ok(())
+}
+
+/// The `len` bytes at `addr` are mapped readable and writable in this process (checked without
+/// touching them: the kernel copies them out and back, so an unmapped address is an error, not a
+/// crash).
+#[cfg(target_os = "linux")]
+fn accessible(addr: usize, len: usize) -> bool {
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: len };
+    // SAFETY: the kernel validates `remote`; `local` is our own buffer of `len` bytes.
+    let pid = unsafe { libc::getpid() };
+    // SAFETY: as above.
+    let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if read != len as isize {
+        return false;
+    }
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+    // SAFETY: writes back the bytes just read (the caller holds the GIL, the memory is the
+    // caller's extension struct); fails without effect on read-only or unmapped memory.
+    let written = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    written == len as isize
+}
+
+#[cfg(not(target_os = "linux"))]
+fn accessible(_addr: usize, _len: usize) -> bool {
+    true
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,6 +691,26 @@ fn extension_address(py: Python<'_>, lib: &zes_sys::Library, name: &'static str)
         c.insert(name, addr);
     }
     (addr != 0).then_some(addr)
+}
+
+/// Benchmark helper: the cost of `n` calls of `zesMemoryGetState` made straight from Rust (the
+/// driver's and loader's own time, without any Python), in nanoseconds per call.
+#[pyfunction]
+pub(crate) fn _driver_floor_ns(py: Python<'_>, handle: usize, n: u32) -> PyResult<f64> {
+    let lib = state::library(py, false).map_err(|rc| PyTypeError::new_err(format!("library: {rc:?}")))?;
+    let f = lib.functions().zesMemoryGetState.ok_or_else(|| PyTypeError::new_err("no zesMemoryGetState"))?;
+    if !handle_known(handle, generated::HANDLE_KIND_MEM) {
+        return Err(PyTypeError::new_err("not a memory handle the library returned"));
+    }
+    let t0 = std::time::Instant::now();
+    py.allow_threads(|| {
+        let mut st = zes_sys::zes_mem_state_t::default();
+        for _ in 0..n {
+            // SAFETY: a memory handle the library returned and a state struct of our own.
+            unsafe { f(zes_sys::zes_mem_handle_t::from_raw(handle), &mut st) };
+        }
+    });
+    Ok(t0.elapsed().as_nanos() as f64 / f64::from(n.max(1)))
 }
 
 /// The per-function glue, generated from the ABI description (abi/gen/rust_pyzes.py).
