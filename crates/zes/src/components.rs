@@ -381,6 +381,43 @@ pub struct TemperatureProperties {
     pub is_threshold2_supported: bool,
 }
 
+/// One temperature threshold (`zes_temp_threshold_t`), degrees Celsius.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TemperatureThreshold {
+    /// Raise an event when the temperature crosses the threshold going up.
+    pub enable_low_to_high: bool,
+    /// Raise an event when the temperature crosses the threshold going down.
+    pub enable_high_to_low: bool,
+    pub celsius: f64,
+}
+
+impl TemperatureThreshold {
+    fn from_raw(t: &zes_temp_threshold_t) -> Self {
+        TemperatureThreshold {
+            enable_low_to_high: t.enableLowToHigh != 0,
+            enable_high_to_low: t.enableHighToLow != 0,
+            celsius: t.threshold,
+        }
+    }
+
+    fn to_raw(self) -> zes_temp_threshold_t {
+        zes_temp_threshold_t {
+            enableLowToHigh: self.enable_low_to_high as ze_bool_t,
+            enableHighToLow: self.enable_high_to_low as ze_bool_t,
+            threshold: self.celsius,
+        }
+    }
+}
+
+/// Decoded `zes_temp_config_t`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TemperatureConfig {
+    /// Raise an event at the critical temperature.
+    pub enable_critical: bool,
+    pub threshold1: TemperatureThreshold,
+    pub threshold2: TemperatureThreshold,
+}
+
 impl Temperature {
     /// Properties of the sensor.
     ///
@@ -410,7 +447,35 @@ impl Temperature {
         raw::get("zesTemperatureGetState", f, self.handle)
     }
 
-    /// Threshold configuration.
+    /// Threshold configuration, decoded.
+    ///
+    /// # Errors
+    /// [`crate::Error::Call`] when `zesTemperatureGetConfig` fails.
+    #[doc(alias = "zesTemperatureGetConfig")]
+    pub fn thresholds(&self) -> Result<TemperatureConfig> {
+        let c = self.config()?;
+        Ok(TemperatureConfig {
+            enable_critical: c.enableCritical != 0,
+            threshold1: TemperatureThreshold::from_raw(&c.threshold1),
+            threshold2: TemperatureThreshold::from_raw(&c.threshold2),
+        })
+    }
+
+    /// Sets the threshold configuration.
+    ///
+    /// # Errors
+    /// [`crate::Error::Call`] when `zesTemperatureSetConfig` fails.
+    #[doc(alias = "zesTemperatureSetConfig")]
+    pub fn set_thresholds(&self, config: &TemperatureConfig) -> Result<()> {
+        self.set_config(&zes_temp_config_t {
+            enableCritical: config.enable_critical as ze_bool_t,
+            threshold1: config.threshold1.to_raw(),
+            threshold2: config.threshold2.to_raw(),
+            ..Default::default()
+        })
+    }
+
+    /// The raw threshold configuration.
     ///
     /// # Errors
     /// [`crate::Error::Call`] when `zesTemperatureGetConfig` fails.
@@ -522,6 +587,31 @@ component!(
     /// A fan (`zes_fan_handle_t`).
     Fan, zes_fan_handle_t);
 
+/// A fan speed in some unit (`zes_fan_speed_t`); `speed` is `-1` when unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FanSpeed {
+    pub speed: i32,
+    pub units: zes_fan_speed_units_t,
+}
+
+/// One point of a fan speed table (`zes_fan_temp_speed_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FanTempSpeed {
+    /// Degrees Celsius.
+    pub celsius: u32,
+    pub speed: FanSpeed,
+}
+
+/// Decoded `zes_fan_config_t`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FanConfig {
+    pub mode: zes_fan_speed_mode_t,
+    /// The speed of the fixed mode.
+    pub fixed: FanSpeed,
+    /// The points of the table mode.
+    pub table: Vec<FanTempSpeed>,
+}
+
 impl Fan {
     /// Raw fan properties.
     ///
@@ -533,14 +623,50 @@ impl Fan {
         raw::get("zesFanGetProperties", f, self.handle)
     }
 
-    /// The fan configuration.
+    /// The fan configuration: its mode, the fixed speed and the speed table.
     ///
     /// # Errors
     /// [`crate::Error::Call`] when `zesFanGetConfig` fails.
     #[doc(alias = "zesFanGetConfig")]
-    pub fn config(&self) -> Result<zes_fan_config_t> {
+    pub fn config(&self) -> Result<FanConfig> {
         let f = pfn!(self.api(), zesFanGetConfig)?;
-        raw::get("zesFanGetConfig", f, self.handle)
+        let c: zes_fan_config_t = raw::get("zesFanGetConfig", f, self.handle)?;
+        let points = c.speedTable.numPoints.clamp(0, ZES_FAN_TEMP_SPEED_PAIR_COUNT as i32) as usize;
+        Ok(FanConfig {
+            mode: c.mode,
+            fixed: FanSpeed { speed: c.speedFixed.speed, units: c.speedFixed.units },
+            table: c.speedTable.table[..points]
+                .iter()
+                .map(|p| FanTempSpeed {
+                    celsius: p.temperature,
+                    speed: FanSpeed { speed: p.speed.speed, units: p.speed.units },
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs the fan by a temperature/speed table (at most 32 points).
+    ///
+    /// # Errors
+    /// [`crate::Error::Driver`] for more than 32 points; [`crate::Error::Call`] when
+    /// `zesFanSetSpeedTableMode` fails.
+    #[doc(alias = "zesFanSetSpeedTableMode")]
+    pub fn set_speed_table(&self, points: &[FanTempSpeed]) -> Result<()> {
+        let f = pfn!(self.api(), zesFanSetSpeedTableMode)?;
+        if points.len() > ZES_FAN_TEMP_SPEED_PAIR_COUNT {
+            return Err(crate::Error::Driver {
+                function: "zesFanSetSpeedTableMode",
+                message: format!("{} points; the table holds {ZES_FAN_TEMP_SPEED_PAIR_COUNT}", points.len()),
+            });
+        }
+        let mut table = zes_fan_speed_table_t { numPoints: points.len() as i32, ..Default::default() };
+        for (slot, p) in table.table.iter_mut().zip(points) {
+            *slot = zes_fan_temp_speed_t {
+                temperature: p.celsius,
+                speed: zes_fan_speed_t { speed: p.speed.speed, units: p.speed.units },
+            };
+        }
+        raw::set("zesFanSetSpeedTableMode", f, self.handle, &table)
     }
 
     /// The fan speed in `units`; `None` when the driver does not know (`-1`).
@@ -618,6 +744,15 @@ pub struct RasProperties {
     pub subdevice_id: Option<u32>,
 }
 
+/// Decoded `zes_ras_config_t`: event thresholds, 0 = none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RasConfig {
+    /// Threshold on the sum of all categories.
+    pub total_threshold: u64,
+    /// Per category (indexed by `zes_ras_error_cat_t`).
+    pub category_thresholds: [u64; ZES_MAX_RAS_ERROR_CATEGORY_COUNT],
+}
+
 impl Ras {
     /// Correctable or uncorrectable, and sub-device.
     ///
@@ -646,9 +781,31 @@ impl Ras {
     /// # Errors
     /// [`crate::Error::Call`] when `zesRasGetConfig` fails.
     #[doc(alias = "zesRasGetConfig")]
-    pub fn config(&self) -> Result<zes_ras_config_t> {
+    pub fn config(&self) -> Result<RasConfig> {
         let f = pfn!(self.api(), zesRasGetConfig)?;
-        raw::get("zesRasGetConfig", f, self.handle)
+        let c: zes_ras_config_t = raw::get("zesRasGetConfig", f, self.handle)?;
+        Ok(RasConfig {
+            total_threshold: c.totalThreshold,
+            category_thresholds: c.detailedThresholds.category,
+        })
+    }
+
+    /// Sets the thresholds.
+    ///
+    /// # Errors
+    /// [`crate::Error::Call`] when `zesRasSetConfig` fails.
+    #[doc(alias = "zesRasSetConfig")]
+    pub fn set_config(&self, config: &RasConfig) -> Result<()> {
+        let f = pfn!(self.api(), zesRasSetConfig)?;
+        let raw_config = zes_ras_config_t {
+            totalThreshold: config.total_threshold,
+            detailedThresholds: zes_ras_state_t {
+                category: config.category_thresholds,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        raw::set("zesRasSetConfig", f, self.handle, &raw_config)
     }
 }
 
@@ -695,15 +852,35 @@ component!(
     /// A scheduler (`zes_sched_handle_t`).
     Scheduler, zes_sched_handle_t);
 
+/// Decoded `zes_sched_properties_t`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerProperties {
+    pub subdevice_id: Option<u32>,
+    pub can_control: bool,
+    /// The engines this scheduler serves.
+    pub engines: zes_engine_type_flags_t,
+    /// The modes it can be switched to (from the `1 << mode` bit set).
+    pub supported_modes: Vec<zes_sched_mode_t>,
+}
+
 impl Scheduler {
-    /// Raw scheduler properties.
+    /// Scheduler properties.
     ///
     /// # Errors
     /// [`crate::Error::Call`] when `zesSchedulerGetProperties` fails.
     #[doc(alias = "zesSchedulerGetProperties")]
-    pub fn properties(&self) -> Result<zes_sched_properties_t> {
+    pub fn properties(&self) -> Result<SchedulerProperties> {
         let f = pfn!(self.api(), zesSchedulerGetProperties)?;
-        raw::get("zesSchedulerGetProperties", f, self.handle)
+        let p: zes_sched_properties_t = raw::get("zesSchedulerGetProperties", f, self.handle)?;
+        Ok(SchedulerProperties {
+            subdevice_id: sub(p.onSubdevice, p.subdeviceId),
+            can_control: p.canControl != 0,
+            engines: p.engines,
+            supported_modes: (0..32)
+                .filter(|bit| p.supportedModes & (1 << bit) != 0)
+                .map(zes_sched_mode_t)
+                .collect(),
+        })
     }
 
     /// The current mode.

@@ -604,3 +604,52 @@ fn an_in_process_driver_through_library_instance() {
         devices[2].engines().unwrap().iter().map(|e| e.properties().unwrap().group).collect();
     assert!(groups.contains(&zes_engine_group_t::COMPUTE_ALL));
 }
+
+#[test]
+fn owned_configurations_round_trip() {
+    let _g = lock();
+    let s = sysman(InitPath::Zes);
+    let devices = s.devices().unwrap();
+
+    // Fan of the A770: fixed speed, then a table.
+    let fan = devices[2].fans().unwrap().remove(0);
+    fan.set_fixed_speed(1800, zes::sys::zes_fan_speed_units_t::RPM).unwrap();
+    let c = fan.config().unwrap();
+    assert_eq!(c.mode, zes::sys::zes_fan_speed_mode_t::FIXED);
+    assert_eq!(c.fixed, zes::FanSpeed { speed: 1800, units: zes::sys::zes_fan_speed_units_t::RPM });
+    let pct = zes::sys::zes_fan_speed_units_t::PERCENT;
+    let table = [
+        zes::FanTempSpeed { celsius: 40, speed: zes::FanSpeed { speed: 30, units: pct } },
+        zes::FanTempSpeed { celsius: 80, speed: zes::FanSpeed { speed: 90, units: pct } },
+    ];
+    fan.set_speed_table(&table).unwrap();
+    let c = fan.config().unwrap();
+    assert_eq!(c.mode, zes::sys::zes_fan_speed_mode_t::TABLE);
+    assert_eq!(c.table, table);
+    assert!(fan.set_speed_table(&[table[0]; 33]).is_err());
+    fan.set_default_mode().unwrap();
+    assert_eq!(fan.config().unwrap().mode, zes::sys::zes_fan_speed_mode_t::DEFAULT);
+
+    // Scheduler of a Max 1550.
+    let sched = devices[0].schedulers().unwrap().remove(0);
+    let p = sched.properties().unwrap();
+    assert!(!p.supported_modes.is_empty(), "{p:?}");
+    assert!(p.supported_modes.contains(&sched.current_mode().unwrap()), "{p:?}");
+
+    // RAS thresholds.
+    let ras = devices[0].ras_error_sets().unwrap().remove(0);
+    let mut config = ras.config().unwrap();
+    config.total_threshold = 10;
+    config.category_thresholds[1] = 3;
+    ras.set_config(&config).unwrap();
+    assert_eq!(ras.config().unwrap(), config);
+
+    // Temperature thresholds.
+    let temp = devices[0].temperature_sensors().unwrap().remove(0);
+    let mut t = temp.thresholds().unwrap();
+    t.enable_critical = true;
+    t.threshold1 =
+        zes::TemperatureThreshold { enable_low_to_high: true, enable_high_to_low: false, celsius: 90.0 };
+    temp.set_thresholds(&t).unwrap();
+    assert_eq!(temp.thresholds().unwrap(), t);
+}
