@@ -58,7 +58,7 @@ fn uuid_text(u: &zes::Uuid) -> String {
 
 /// An opened Sysman with its devices, in enumeration order.
 pub struct Session {
-    _sysman: Sysman,
+    sysman: Sysman,
     devices: Vec<Device>,
     summaries: Vec<DeviceSummary>,
 }
@@ -121,7 +121,7 @@ impl Session {
             ));
         }
         let summaries = devices.iter().enumerate().map(|(i, d)| summarize(i, d)).collect();
-        Ok(Self { _sysman: sysman, devices, summaries })
+        Ok(Self { sysman, devices, summaries })
     }
 
     pub fn len(&self) -> usize {
@@ -177,6 +177,10 @@ impl Session {
         Ok(out)
     }
 
+    pub fn sysman(&self) -> Sysman {
+        self.sysman.clone()
+    }
+
     pub fn sampler(&self, index: usize) -> Sampler {
         Sampler { device: self.devices[index].clone(), summary: self.summary(index), prev: None, parts: None }
     }
@@ -187,6 +191,21 @@ impl Session {
 
     pub fn info(&self, index: usize) -> DeviceInfo {
         info(&self.devices[index], self.summary(index))
+    }
+}
+
+/// A fresh sampler for every device the driver enumerates now (index = enumeration order).
+pub fn rediscover(sysman: &Sysman) -> Vec<Sampler> {
+    match sysman.devices() {
+        Ok(devices) => devices
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let summary = summarize(i, &d);
+                Sampler { device: d, summary, prev: None, parts: None }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -496,6 +515,10 @@ const RAS_CATEGORIES: [&str; 7] = [
 ];
 
 impl Sampler {
+    pub fn summary(&self) -> &DeviceSummary {
+        &self.summary
+    }
+
     pub fn sample(&mut self) -> DeviceStats {
         let lost = matches!(self.device.properties(), Err(ref e) if e.is_device_lost());
         if lost {

@@ -31,6 +31,19 @@ pub struct DeviceEntry {
     pub last_sample_unix: f64,
 }
 
+impl DeviceEntry {
+    pub fn new(summary: DeviceSummary) -> Self {
+        Self {
+            summary,
+            stats: None,
+            up: false,
+            read_errors: BTreeMap::new(),
+            sample_seconds: 0.0,
+            last_sample_unix: 0.0,
+        }
+    }
+}
+
 /// Everything the collector encodes; replaced as a whole after each device is read.
 #[derive(Clone, Debug, Default)]
 pub struct ExportState {

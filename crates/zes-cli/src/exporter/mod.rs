@@ -5,7 +5,7 @@ pub mod webconfig;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::Full;
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cli::ExporterArgs;
+use crate::model::DeviceSummary;
 use crate::source::{Sampler, Session};
 use metrics::{DeviceEntry, ExportState};
 use webconfig::WebConfig;
@@ -36,6 +37,20 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(devices: Vec<DeviceEntry>, max_processes: usize, interval: Duration, web: WebConfig) -> Arc<Self> {
+        Arc::new(Shared {
+            state: Mutex::new(ExportState {
+                devices,
+                max_processes,
+                stale_after: 3.0 * interval.as_secs_f64() + 1.0,
+            }),
+            generation: AtomicU64::new(1),
+            cache: Mutex::new((0, Instant::now(), Bytes::new(), Bytes::new())),
+            web,
+            stop: AtomicBool::new(false),
+        })
+    }
+
     fn pages(&self) -> (Bytes, Bytes) {
         let generation = self.generation.load(Ordering::Acquire);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,36 +80,26 @@ pub fn run(session: Session, args: &ExporterArgs) -> Result<(), String> {
         None => WebConfig::default(),
     };
     let selected = session.select(&args.select.devices)?;
-    let devices: Vec<DeviceEntry> = selected
-        .iter()
-        .map(|&i| DeviceEntry {
-            summary: session.summary(i),
-            stats: None,
-            up: false,
-            read_errors: Default::default(),
-            sample_seconds: 0.0,
-            last_sample_unix: 0.0,
-        })
-        .collect();
-    let shared = Arc::new(Shared {
-        state: Mutex::new(ExportState {
-            devices,
-            max_processes: args.max_processes,
-            stale_after: 3.0 * args.interval.as_secs_f64() + 1.0,
-        }),
-        generation: AtomicU64::new(1),
-        cache: Mutex::new((0, Instant::now(), Bytes::new(), Bytes::new())),
-        web,
-        stop: AtomicBool::new(false),
-    });
+    let devices: Vec<DeviceEntry> = selected.iter().map(|&i| DeviceEntry::new(session.summary(i))).collect();
+    let shared = Shared::new(devices, args.max_processes, args.interval, web);
+    let mut slots = Vec::new();
     for (slot, &index) in selected.iter().enumerate() {
         let sampler = session.sampler(index);
+        slots.push((
+            sampler.summary().uuid.clone(),
+            spawn_sampler(slot, sampler, args.interval, shared.clone())?,
+        ));
+    }
+    {
+        // Devices that come back (new handles) or appear are picked up by enumerating again.
         let shared = shared.clone();
+        let sysman = session.sysman();
         let interval = args.interval;
+        let all = args.select.devices.is_empty();
         std::thread::Builder::new()
-            .name(format!("sample-{index}"))
-            .spawn(move || sample_loop(slot, sampler, interval, shared))
-            .map_err(|e| format!("cannot start a sampling thread: {e}"))?;
+            .name("discover".into())
+            .spawn(move || discover_loop(sysman, slots, all, interval, shared))
+            .map_err(|e| format!("cannot start the discovery thread: {e}"))?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -105,14 +110,89 @@ pub fn run(session: Session, args: &ExporterArgs) -> Result<(), String> {
     result
 }
 
-fn sample_loop(slot: usize, mut sampler: Sampler, interval: Duration, shared: Arc<Shared>) {
+/// Starts the thread that reads one device; the sender replaces its sampler.
+fn spawn_sampler(
+    slot: usize,
+    sampler: Sampler,
+    interval: Duration,
+    shared: Arc<Shared>,
+) -> Result<mpsc::Sender<Sampler>, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("sample-{slot}"))
+        .spawn(move || sample_loop(slot, sampler, rx, interval, shared))
+        .map_err(|e| format!("cannot start a sampling thread: {e}"))?;
+    Ok(tx)
+}
+
+/// How often devices are enumerated again.
+fn discovery_period(interval: Duration) -> Duration {
+    (interval * 10).clamp(Duration::from_secs(10), Duration::from_secs(300))
+}
+
+fn discover_loop(
+    sysman: zes::Sysman,
+    mut slots: Vec<(String, mpsc::Sender<Sampler>)>,
+    add_new: bool,
+    interval: Duration,
+    shared: Arc<Shared>,
+) {
+    let period = discovery_period(interval);
+    let mut next = Instant::now() + period;
+    while !shared.stop.load(Ordering::Acquire) {
+        if Instant::now() < next {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        next = Instant::now() + period;
+        for sampler in crate::source::rediscover(&sysman) {
+            let uuid = sampler.summary().uuid.clone();
+            match slots.iter().position(|(u, _)| *u == uuid) {
+                Some(slot) => {
+                    let down = {
+                        let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                        state.devices.get(slot).is_some_and(|d| !d.up)
+                    };
+                    if down {
+                        let _ = slots[slot].1.send(sampler);
+                    }
+                }
+                None if add_new && !uuid.is_empty() && slots.len() < 256 => {
+                    let slot = {
+                        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut summary = sampler.summary().clone();
+                        summary.index = state.devices.len();
+                        state.devices.push(DeviceEntry::new(summary));
+                        state.devices.len() - 1
+                    };
+                    if let Ok(tx) = spawn_sampler(slot, sampler, interval, shared.clone()) {
+                        slots.push((uuid, tx));
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+fn sample_loop(
+    slot: usize,
+    mut sampler: Sampler,
+    replacements: mpsc::Receiver<Sampler>,
+    interval: Duration,
+    shared: Arc<Shared>,
+) {
     let mut next = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
+        if let Some(newer) = replacements.try_iter().last() {
+            sampler = newer;
+        }
         let started = Instant::now();
         let stats = sampler.sample();
         let took = started.elapsed().as_secs_f64();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         shared.update(slot, |entry| {
+            let index = entry.summary.index;
             for (metric, reason) in stats.failures() {
                 *entry.read_errors.entry((metric.to_string(), reason.as_str().to_string())).or_insert(0) += 1;
             }
@@ -120,7 +200,9 @@ fn sample_loop(slot: usize, mut sampler: Sampler, interval: Duration, shared: Ar
             entry.sample_seconds = took;
             entry.last_sample_unix = now;
             if stats.up {
-                entry.summary = stats.summary.clone();
+                entry.summary = DeviceSummary { index, ..stats.summary.clone() };
+                let mut stats = stats;
+                stats.summary.index = index;
                 entry.stats = Some(Arc::new(stats));
             }
         });
@@ -296,7 +378,40 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::wants_openmetrics;
+    use super::*;
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A lost device reads as down while the others keep flowing, and is read again when the
+    /// driver answers again.
+    #[test]
+    fn a_device_that_comes_back_is_read_again() {
+        let session = Session::open(Some(""), None).expect("simulator");
+        let interval = Duration::from_millis(50);
+        let entries = (0..session.len()).map(|i| DeviceEntry::new(session.summary(i))).collect();
+        let shared = Shared::new(entries, 4, interval, WebConfig::default());
+        for i in 0..session.len() {
+            spawn_sampler(i, session.sampler(i), interval, shared.clone()).unwrap();
+        }
+        let up = |i: usize| shared.state.lock().unwrap().devices[i].up;
+        let stamp = |i: usize| shared.state.lock().unwrap().devices[i].last_sample_unix;
+        wait_until("all devices up", || (0..session.len()).all(up));
+        zes_sim::control(r#"{"op":"fault","device_lost":{"device":1}}"#).unwrap();
+        wait_until("device 1 down", || !up(1));
+        let before = stamp(0);
+        wait_until("device 0 still read", || stamp(0) > before && up(0));
+        let page = String::from_utf8(shared.pages().1.to_vec()).unwrap();
+        assert!(page.contains("reason=\"device_lost\""), "{page}");
+        zes_sim::control(r#"{"op":"clear_faults"}"#).unwrap();
+        wait_until("device 1 back", || up(1));
+        shared.stop.store(true, Ordering::Release);
+    }
 
     #[test]
     fn content_negotiation() {
