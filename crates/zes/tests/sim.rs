@@ -579,9 +579,16 @@ fn events_are_registered_and_listened_for() {
     assert!(driver.listen_events(&devices[..1], Duration::ZERO).unwrap().is_empty(), "consumed");
 }
 
+/// Serializes the tests that use the simulator linked into this binary (its own instance).
+fn in_process_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn an_in_process_driver_through_library_instance() {
     // The rlib linked into this test binary: its own instance, steered with zes_sim::control.
+    let _g = in_process_lock();
     let s = Sysman::builder().library_instance(zes_sim::in_process_library()).init().unwrap();
     assert_eq!(s.init_path(), InitPath::Zes);
     assert_eq!(s.library_kind(), Some(LibraryKind::Driver));
@@ -652,4 +659,46 @@ fn owned_configurations_round_trip() {
         zes::TemperatureThreshold { enable_low_to_high: true, enable_high_to_low: false, celsius: 90.0 };
     temp.set_thresholds(&t).unwrap();
     assert_eq!(temp.thresholds().unwrap(), t);
+}
+
+static ENGINE_PROPS: OnceLock<zes::sys::PFN_zesEngineGetProperties> = OnceLock::new();
+
+/// The simulator's `zesEngineGetProperties`, answering with an engine group from the future.
+unsafe extern "C" fn future_engine_group(
+    h: zes::sys::zes_engine_handle_t,
+    p: *mut zes::sys::zes_engine_properties_t,
+) -> zes::sys::ze_result_t {
+    // SAFETY: forwarded unchanged to the simulator's own function.
+    let rc = unsafe { ENGINE_PROPS.get().unwrap()(h, p) };
+    if rc == zes::sys::ZE_RESULT_SUCCESS {
+        // SAFETY: the simulator succeeded, so `p` is a valid, writable properties struct.
+        unsafe { (*p).r#type = zes_engine_group_t(0x7777) };
+    }
+    rc
+}
+
+#[test]
+fn unknown_enum_values_are_preserved() {
+    let _g = in_process_lock();
+    let library = zes_sim::in_process_library();
+    let mut table = *library.functions();
+    ENGINE_PROPS.get_or_init(|| table.zesEngineGetProperties.unwrap());
+    table.zesEngineGetProperties = Some(future_engine_group);
+    let s = Sysman::from_function_table(table, InitPath::Zes).unwrap();
+    let device = &s.devices().unwrap()[2];
+    let engine = device.engines().unwrap().remove(0);
+    let group = engine.properties().unwrap().group;
+    assert_eq!(group, zes_engine_group_t(0x7777));
+    assert_eq!(group.name(), None);
+    zes_sim::control(r#"{"op":"clock","mode":"frozen"}"#).unwrap();
+    let snap = device.snapshot_with(|| {
+        zes_sim::control(r#"{"op":"advance","seconds":1}"#).unwrap();
+    });
+    let engines = value(&snap.engines);
+    assert!(!engines.is_empty());
+    assert!(engines.iter().all(|e| e.group == "UNKNOWN(0x7777)"), "{engines:?}");
+    assert!(engines.iter().all(|e| e.utilization_pct.value().is_some()));
+    assert!(value(&snap.engine_utilization_pct).is_finite(), "the busiest unknown group");
+    // `library` keeps the (in-process) code alive for the table; nothing to unload.
+    drop(library);
 }
