@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{OnceLock, RwLock};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -37,8 +38,8 @@ macro_rules! arg {
 // ---------------------------------------------------------------------------------------------
 // Handles the library returned.
 
-fn handles() -> &'static RwLock<HashMap<usize, u8>> {
-    static SET: OnceLock<RwLock<HashMap<usize, u8>>> = OnceLock::new();
+fn handles() -> &'static RwLock<AddrMap<u8>> {
+    static SET: OnceLock<RwLock<AddrMap<u8>>> = OnceLock::new();
     SET.get_or_init(Default::default)
 }
 
@@ -97,21 +98,46 @@ pub(crate) enum Kind {
     Other,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct TypeInfo {
     pub kind: Kind,
     pub size: usize,
-    _ty: Py<PyType>,
 }
 
+/// A hasher for addresses (type objects, handles): one multiply, good high bits.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        let n = n as u64;
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
+
 struct Registry {
-    /// type object address -> info (infos are never removed, so indices stay valid).
-    by_type: HashMap<usize, usize>,
-    infos: Vec<Arc<TypeInfo>>,
+    /// type object address -> index in `infos` (never removed, so indices stay valid).
+    by_type: AddrMap<usize>,
+    infos: Vec<TypeInfo>,
+    /// Keeps every classified type alive, so that its address is never reused.
+    _types: Vec<Py<PyType>>,
 }
 
 fn registry() -> &'static RwLock<Registry> {
     static REG: OnceLock<RwLock<Registry>> = OnceLock::new();
-    REG.get_or_init(|| RwLock::new(Registry { by_type: HashMap::new(), infos: Vec::new() }))
+    REG.get_or_init(|| {
+        RwLock::new(Registry { by_type: AddrMap::default(), infos: Vec::new(), _types: Vec::new() })
+    })
 }
 
 struct Ctypes {
@@ -126,6 +152,8 @@ struct Ctypes {
     sizeof: PyObject,
     /// The address of a ctypes object's buffer can be read from its object (CPython layout).
     fast_address: bool,
+    /// Offset of the referenced object in a `byref()` object, when found on this interpreter.
+    carg_obj_offset: Option<usize>,
 }
 
 static CTYPES: GILOnceCell<Ctypes> = GILOnceCell::new();
@@ -151,6 +179,7 @@ fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
             addressof: m.getattr("addressof")?.unbind(),
             sizeof: m.getattr("sizeof")?.unbind(),
             fast_address: false,
+            carg_obj_offset: None,
         };
         // Check the fast path against ctypes itself on a few kinds of objects.
         let probes = [
@@ -165,8 +194,36 @@ fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
             ok &= slow != 0 && buffer_ptr_unchecked(p) == slow;
         }
         c.fast_address = ok;
+        c.carg_obj_offset = find_carg_offset(&m)?;
         Ok(c)
     })
+}
+
+/// Finds where a `byref()` object keeps the object it refers to, by probing two of them.
+fn find_carg_offset(m: &Bound<'_, PyModule>) -> PyResult<Option<usize>> {
+    let mut found = None;
+    for attempt in 0..2 {
+        let x = m.getattr("c_int")?.call0()?;
+        let r = m.getattr("byref")?.call1((&x,))?;
+        let base = r.as_ptr() as *const u8;
+        let mut here = None;
+        for off in (16..64).step_by(8) {
+            // SAFETY: a `byref()` object (PyCArgObject: header, ffi type, tag, a 16-byte value
+            // union, the object, a size) is at least 64 bytes on the 64-bit CPythons this builds
+            // for; we only read pointer-sized words inside it.
+            let word = unsafe { core::ptr::read_unaligned(base.add(off) as *const usize) };
+            if word == x.as_ptr() as usize {
+                here = Some(off);
+                break;
+            }
+        }
+        match (attempt, here) {
+            (0, h) => found = h,
+            (_, h) if h != found => return Ok(None),
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// Reads `b_ptr` of a CPython ctypes object (the field right after the object header).
@@ -209,12 +266,12 @@ pub(crate) fn _register_types(
     Ok(())
 }
 
-fn info_of(py: Python<'_>, ty: &Bound<'_, PyType>) -> PyResult<(usize, Arc<TypeInfo>)> {
+fn info_of(py: Python<'_>, ty: &Bound<'_, PyType>) -> PyResult<(usize, TypeInfo)> {
     let key = ty.as_ptr() as usize;
     {
         let reg = registry().read().map_err(|_| PyTypeError::new_err("pyzes type cache poisoned"))?;
         if let Some(&i) = reg.by_type.get(&key) {
-            return Ok((i, reg.infos[i].clone()));
+            return Ok((i, reg.infos[i]));
         }
     }
     let c = ctypes(py)?;
@@ -251,19 +308,20 @@ fn info_of(py: Python<'_>, ty: &Bound<'_, PyType>) -> PyResult<(usize, Arc<TypeI
     } else {
         Kind::Other
     };
-    let info = Arc::new(TypeInfo { kind, size, _ty: ty.clone().unbind() });
+    let info = TypeInfo { kind, size };
     let mut reg = registry().write().map_err(|_| PyTypeError::new_err("pyzes type cache poisoned"))?;
     if let Some(&i) = reg.by_type.get(&key) {
-        return Ok((i, reg.infos[i].clone()));
+        return Ok((i, reg.infos[i]));
     }
-    reg.infos.push(info.clone());
+    reg.infos.push(info);
+    reg._types.push(ty.clone().unbind());
     let i = reg.infos.len() - 1;
     reg.by_type.insert(key, i);
     Ok((i, info))
 }
 
-fn info_at(i: usize) -> Arc<TypeInfo> {
-    registry().read().map(|r| r.infos[i].clone()).expect("pyzes type cache poisoned")
+fn info_at(i: usize) -> TypeInfo {
+    registry().read().map(|r| r.infos[i]).expect("pyzes type cache poisoned")
 }
 
 fn argument_error(py: Python<'_>, argno: usize, msg: String) -> PyErr {
@@ -485,16 +543,31 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
     let (_, mut info) = info_of(py, &obj.get_type())?;
     let mut target = obj.clone();
     if info.kind == Kind::CArg {
-        target = obj.getattr(intern!(py, "_obj"))?;
+        target = match c.carg_obj_offset {
+            Some(off) => {
+                // SAFETY: `obj` is a live byref() object whose referenced object sits at `off`
+                // (found by probing at start-up); it holds a strong reference to that object.
+                let p = unsafe {
+                    core::ptr::read_unaligned(
+                        (obj.as_ptr() as *const u8).add(off) as *const *mut pyo3::ffi::PyObject
+                    )
+                };
+                if p.is_null() {
+                    obj.getattr(intern!(py, "_obj"))?
+                } else {
+                    // SAFETY: `p` is a valid object pointer borrowed from `obj`, which we hold.
+                    unsafe { Bound::from_borrowed_ptr(py, p) }
+                }
+            }
+            None => obj.getattr(intern!(py, "_obj"))?,
+        };
         info = info_of(py, &target.get_type())?.1;
     }
     if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
         return Ok(Ok(Ptr { addr: b.as_bytes().as_ptr() as usize, elems: Some(b.as_bytes().len()) }));
     }
     let (addr, elem_info, elems) = match info.kind {
-        Kind::Struct { .. } | Kind::Simple { .. } => {
-            (address_of(py, c, &target)?, info.clone(), Some(1usize))
-        }
+        Kind::Struct { .. } | Kind::Simple { .. } => (address_of(py, c, &target)?, info, Some(1usize)),
         Kind::Array { elem, len } => (address_of(py, c, &target)?, info_at(elem), Some(len)),
         Kind::Pointer { target: t } => {
             let at = address_of(py, c, &target)?;
