@@ -83,4 +83,8 @@ def check(code: int, function: str | None = None) -> None:
             reason = _native.last_load_error()
             if reason:
                 raise LibraryNotFoundError(reason, function)
+            info = _native.library_info()
+            if info is not None and function in ("zesInit", "zeInit"):
+                path = "legacy zeInit with ZES_ENABLE_SYSMAN=1" if info.get("legacy") else "zesInit"
+                raise error_for(code, function, f"{info['path']} found no Level Zero Sysman driver ({path})")
         raise error_for(code, function)
