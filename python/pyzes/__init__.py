@@ -111,6 +111,7 @@ from ._api import Driver as Driver
 from ._api import Sysman as Sysman
 from ._api import devices as devices
 from ._api import init as init
+from ._api import native_snapshot as native_snapshot
 from ._api import snapshot as snapshot
 
 __all_pythonic__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot", "enums", "simulate"]

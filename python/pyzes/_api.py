@@ -707,6 +707,13 @@ def _enum_handles_root() -> list:
     return [array[i] for i in range(count.value)]
 
 
+def native_snapshot(interval: float = 0.0) -> list[dict]:
+    """Every device sampled by the native Rust API (`zes` crate): one thread per device, one
+    `interval`-second window for all, derived rates included (power_w, engine_utilization_pct...).
+    Each reading is `{"value": ...}` or `{"error": {...}}`. The fastest way to sample many devices."""
+    return json.loads(A._native.snapshot_json(interval))
+
+
 def init(flags: int = 0) -> Sysman:
     """Initialize Sysman (once) and return the session."""
     return Sysman(flags)

@@ -148,3 +148,15 @@ def test_errors_hierarchy():
     assert isinstance(err, pyzes.ZesError) and err.name == "ZE_RESULT_ERROR_NOT_AVAILABLE"
     assert "zesX" in str(err)
     assert pyzes.result_name(0x12345) == "0x00012345"
+
+
+def test_native_snapshot_matches_truth(frozen):
+    snaps = pyzes.native_snapshot(0.0)
+    assert len(snaps) == 3
+    for i, s in enumerate(snaps):
+        t = truth(i)
+        assert s["properties"]["value"]["name"] == t["name"]
+        used = sum(m["used_bytes"]["value"] for m in s["memory"]["value"])
+        assert used == t["memory_used_bytes"]
+        assert [p["pid"] for p in s["processes"]["value"]] == [p["pid"] for p in t["processes"]]
+    json.dumps(snaps)

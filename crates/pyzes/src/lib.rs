@@ -57,6 +57,32 @@ fn sim_control(py: Python<'_>, request: String) -> PyResult<String> {
     py.allow_threads(|| zes_sim::control(&request)).map_err(pyo3::exceptions::PyValueError::new_err)
 }
 
+/// A snapshot of every device taken by the safe Rust API (`zes` crate), one thread per device
+/// over one `interval_s` window, as JSON text (schema: `zes::DeviceSnapshot`).
+#[pyfunction]
+#[pyo3(signature = (interval_s=0.0))]
+fn snapshot_json(py: Python<'_>, interval_s: f64) -> PyResult<String> {
+    static SYSMAN: std::sync::OnceLock<zes::Sysman> = std::sync::OnceLock::new();
+    let lib = state::library(py, true).map_err(|rc| {
+        let reason = state::last_error().unwrap_or_else(|| format!("{rc:?}"));
+        pyo3::exceptions::PyOSError::new_err(reason)
+    })?;
+    let window = std::time::Duration::from_secs_f64(interval_s.max(0.0));
+    py.allow_threads(|| {
+        let sysman = match SYSMAN.get() {
+            Some(s) => s,
+            None => {
+                let s = zes::Sysman::from_function_table(*lib.functions(), zes::InitPath::Auto)
+                    .map_err(|e| e.to_string())?;
+                SYSMAN.get_or_init(|| s)
+            }
+        };
+        let snaps = sysman.snapshot_all(window).map_err(|e| e.to_string())?;
+        serde_json::to_string(&snaps).map_err(|e| e.to_string())
+    })
+    .map_err(pyo3::exceptions::PyRuntimeError::new_err)
+}
+
 /// How many distinct handles the library has returned so far (tracked to reject foreign ones).
 #[pyfunction]
 fn tracked_handles() -> usize {
@@ -71,6 +97,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(library_info, m)?)?;
     m.add_function(wrap_pyfunction!(sim_control, m)?)?;
     m.add_function(wrap_pyfunction!(tracked_handles, m)?)?;
+    m.add_function(wrap_pyfunction!(snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_register_types, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_driver_floor_ns, m)?)?;
     raw::generated::register(m)?;
