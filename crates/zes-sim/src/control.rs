@@ -157,6 +157,7 @@ pub fn control(request: &str) -> Result<String, String> {
                 "load_error": state::load_error(),
                 "latency_us": crate::edge::latency_us(),
                 "rules": crate::edge::rule_list().len(),
+                "last_panic": crate::edge::last_panic(),
             })
         }
         other => return Err(format!("op: unknown operation {other:?}")),

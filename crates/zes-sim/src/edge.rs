@@ -3,9 +3,10 @@
 
 use crate::faults::{ActiveRule, FaultRule};
 use crate::generated::FUNCTION_NAMES;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 use zes_sys::{ze_result_t, ZE_RESULT_ERROR_UNKNOWN};
 
@@ -90,7 +91,50 @@ pub fn call(index: usize, f: impl FnOnce() -> ze_result_t) -> ze_result_t {
     })
 }
 
+thread_local! {
+    /// How deep this thread is inside driver entry points (panics there are the driver's own).
+    static IN_DRIVER: Cell<u32> = const { Cell::new(0) };
+}
+static QUIET_HOOK: Once = Once::new();
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// A library never prints: a panic inside the driver is caught and turned into
+/// `ZE_RESULT_ERROR_UNKNOWN`, and its message is kept for the control API's `status` instead of
+/// being printed by the default hook. Panics elsewhere in the host go to the previous hook.
+fn install_quiet_panic_hook() {
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_DRIVER.with(Cell::get) == 0 {
+                previous(info);
+            } else {
+                *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(info.to_string());
+            }
+        }));
+    });
+}
+
+/// The message of the last panic caught at the C boundary, if any.
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// The panic barrier alone (used by the table getters).
 pub fn guard_getter(f: impl FnOnce() -> ze_result_t) -> ze_result_t {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(ZE_RESULT_ERROR_UNKNOWN)
+    install_quiet_panic_hook();
+    IN_DRIVER.with(|depth| depth.set(depth.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or(ZE_RESULT_ERROR_UNKNOWN);
+    IN_DRIVER.with(|depth| depth.set(depth.get() - 1));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_becomes_an_error_code_and_is_recorded_not_printed() {
+        let result = super::guard_getter(|| panic!("model bug at the edge"));
+        assert_eq!(result, zes_sys::ZE_RESULT_ERROR_UNKNOWN);
+        assert!(super::last_panic().unwrap().contains("model bug at the edge"));
+        super::IN_DRIVER.with(|depth| assert_eq!(depth.get(), 0, "depth restored after a panic"));
+    }
 }
