@@ -186,7 +186,7 @@ def main() -> None:
     floor = min(A._native._driver_floor_ns(mem.value, n) for _ in range(3))
     rows.append(("driver + loader alone (loop in Rust, no Python)", floor))
     for label, ns in rows:
-        extra = f"   binding overhead {ns - floor:6.0f} ns" if "alone" not in label else ""
+        extra = f"   binding overhead {ns - floor:6.0f} ns" if "MemoryGetState" in label else ""
         print(f"{label:58s} {ns:8.0f} ns/call{extra}")
 
     print()

@@ -54,3 +54,34 @@ def test_printable_structure():
     p.free, p.size = 5, 10
     text = str(p)
     assert text.startswith("zes_mem_state_t(") and "free: 5" in text and "size: 10" in text
+
+
+def test_star_import_brings_the_ctypes_names():
+    ns: dict = {}
+    exec("from pyzes import *", ns)  # noqa: S102 - what user code does
+    for name in (
+        "c_uint32",
+        "byref",
+        "pointer",
+        "cast",
+        "c_void_p",
+        "c_double",
+        "POINTER",
+        "Structure",
+        "c_char",
+        "c_int32",
+        "c_uint64",
+        "c_uint8",
+        "sizeof",
+        "addressof",
+        "create_string_buffer",
+        "zesInit",
+        "zesDeviceGetProperties",
+        "zes_device_properties_t",
+        "zes_device_handle_t",
+        "ZE_RESULT_SUCCESS",
+        "ZES_STRUCTURE_TYPE_DEVICE_PROPERTIES",
+        "pyzes",
+    ):
+        assert name in ns, name
+    assert sum(1 for n in ns if n.startswith("zes") and callable(ns[n]) and not isinstance(ns[n], type)) == 157
