@@ -137,10 +137,14 @@ def emit(abi: Abi) -> str:
             cnt = rng.split(",")[1].strip()
             if cnt.startswith("*"):
                 ci, _ = by_name[cnt[1:]]
+                n = f"v{ci}.read_u32().unwrap_or(0) as u64"
                 w(f"    if let Some(n) = v{ci}.read_u32() {{ if let Err(rc) = v{i}.check_len(n as u64) {{ return Ok(rc.0); }} }}\n")
             else:
                 ci, _ = by_name[cnt]
+                n = f"v{ci} as u64"
                 w(f"    if let Err(rc) = v{i}.check_len(v{ci} as u64) {{ return Ok(rc.0); }}\n")
+            if p["dir"] == "in" and p["ptr"] == 1 and p["type"] != "void" and abi.type_kind(p["type"]) == "handle":
+                w(f"    if let Err(rc) = v{i}.check_handles({n}, {handle_kind[p['type']]}) {{ return Ok(rc.0); }}\n")
         w(f"    let rc = match lib.functions().{name} {{\n")
         w("        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and\n")
         w("        // length the ABI description requires (checked above); the calling frame keeps those\n")

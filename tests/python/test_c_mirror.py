@@ -220,3 +220,25 @@ def test_chain_validation(cdev):
     ext.pNext = None
     assert zesDeviceGetProperties(devs[0], byref(p)) == ZE_RESULT_SUCCESS
     assert ext.type == pyzes.ZES_DEVICE_TYPE_GPU
+
+
+def test_raw_pointers_to_unmapped_memory(cdev):
+    _, devs = cdev
+    bad_props = cast(0x10, POINTER(zes_device_properties_t))
+    assert zesDeviceGetProperties(devs[0], bad_props) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    bad_count = cast(0x20, POINTER(c_uint32))
+    assert zesDeviceEnumMemoryModules(devs[0], bad_count, None) == ZE_RESULT_ERROR_INVALID_ARGUMENT
+    # a raw pointer to one handle, asked for many
+    one = (zes_mem_handle_t * 1)()
+    n = c_uint32(1 << 20)
+    raw = cast(one, POINTER(zes_mem_handle_t))
+    assert zesDeviceEnumMemoryModules(devs[0], byref(n), raw) in (ZE_RESULT_ERROR_INVALID_SIZE, ZE_RESULT_SUCCESS)
+
+
+def test_handle_arrays_are_checked(cdev):
+    drv, devs = cdev
+    handles = (pyzes.zes_device_handle_t * 2)(devs[0], pyzes.zes_device_handle_t(0xBAD0))
+    events = (pyzes.zes_event_type_flags_t * 2)()
+    n = c_uint32(0)
+    rc = pyzes.zesDriverEventListen(drv, 0, 2, handles, byref(n), events)
+    assert rc == ZE_RESULT_ERROR_INVALID_NULL_HANDLE

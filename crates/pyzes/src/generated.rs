@@ -1334,6 +1334,7 @@ pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, t
     let v4 = arg!(ptr_in(py, pNumDeviceEvents, Elem::Scalar { size: 4, float: false }, 5));
     let v5 = arg!(ptr_in(py, pEvents, Elem::Scalar { size: 4, float: false }, 6));
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
+    if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListen {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
         // length the ABI description requires (checked above); the calling frame keeps those
@@ -1360,6 +1361,7 @@ pub(crate) fn zesDriverEventListenEx(py: Python<'_>, hDriver: &Bound<'_, PyAny>,
     let v4 = arg!(ptr_in(py, pNumDeviceEvents, Elem::Scalar { size: 4, float: false }, 5));
     let v5 = arg!(ptr_in(py, pEvents, Elem::Scalar { size: 4, float: false }, 6));
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
+    if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListenEx {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
         // length the ABI description requires (checked above); the calling frame keeps those
@@ -1607,6 +1609,7 @@ pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Boun
     let v2 = arg!(ptr_in(py, phPort, Elem::Handle, 3));
     let v3 = arg!(ptr_in(py, pThroughput, Elem::PtrSized, 4));
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
+    if let Err(rc) = v2.check_handles(v1 as u64, 4) { return Ok(rc.0); }
     if let Err(rc) = v3.check_len(v1 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFabricPortGetMultiPortThroughput {
         // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and

@@ -473,18 +473,45 @@ pub(crate) enum Elem {
 pub(crate) struct Ptr {
     pub addr: usize,
     pub elems: Option<usize>,
+    /// Size of one element, bytes.
+    pub unit: usize,
 }
 
 impl Ptr {
     pub fn null() -> Self {
-        Ptr { addr: 0, elems: Some(0) }
+        Ptr { addr: 0, elems: Some(0), unit: 1 }
     }
-    /// `Err(INVALID_SIZE)` when the buffer is known to hold fewer than `n` elements.
+    /// `Err(INVALID_SIZE)` when the buffer holds fewer than `n` elements: known from the ctypes
+    /// object, or (raw ctypes pointers) when the `n` elements are not all accessible memory.
     pub fn check_len(&self, n: u64) -> Result<(), ze_result_t> {
+        let short = zes_sys::ZE_RESULT_ERROR_INVALID_SIZE;
         match self.elems {
-            Some(e) if self.addr != 0 && (e as u64) < n => Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE),
+            Some(e) if self.addr != 0 && (e as u64) < n => Err(short),
+            None if self.addr != 0 && n > 1 => {
+                let bytes = usize::try_from(n).ok().and_then(|n| n.checked_mul(self.unit)).ok_or(short)?;
+                if accessible(self.addr, bytes) {
+                    Ok(())
+                } else {
+                    Err(short)
+                }
+            }
             _ => Ok(()),
         }
+    }
+    /// `Err(INVALID_NULL_HANDLE)` unless the first `n` handles of this array are handles of
+    /// `kind` that the library returned.
+    pub fn check_handles(&self, n: u64, kind: u8) -> Result<(), ze_result_t> {
+        if self.addr == 0 {
+            return Ok(());
+        }
+        for i in 0..self.bounded(n) {
+            // SAFETY: `check_len` established that `n` pointer-sized elements are readable.
+            let h = unsafe { core::ptr::read_unaligned((self.addr as *const usize).add(i)) };
+            if !handle_known(h, kind) {
+                return Err(zes_sys::ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
+            }
+        }
+        Ok(())
     }
     /// The `u32` the pointer points to (a count), when not null.
     pub fn read_u32(&self) -> Option<u32> {
@@ -564,7 +591,11 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         info = info_of(py, &target.get_type())?.1;
     }
     if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
-        return Ok(Ok(Ptr { addr: b.as_bytes().as_ptr() as usize, elems: Some(b.as_bytes().len()) }));
+        return Ok(Ok(Ptr {
+            addr: b.as_bytes().as_ptr() as usize,
+            elems: Some(b.as_bytes().len()),
+            unit: 1,
+        }));
     }
     let (addr, elem_info, elems) = match info.kind {
         Kind::Struct { .. } | Kind::Simple { .. } => (address_of(py, c, &target)?, info, Some(1usize)),
@@ -601,7 +632,11 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         Elem::Char | Elem::Void => 1,
     };
     let elems = elems.map(|n| n * elem_info.size / unit.max(1));
-    let ptr = Ptr { addr, elems };
+    let ptr = Ptr { addr, elems, unit };
+    // A raw ctypes pointer may hold any address: its first element must be accessible memory.
+    if elems.is_none() && addr != 0 && !accessible(addr, unit.max(1)) {
+        return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT));
+    }
     if addr != 0 && elems == Some(0) {
         return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
     }
