@@ -67,7 +67,9 @@ def simulate(
     """Use the simulated driver built into this package instead of the installed loader.
 
     `preset`: one or a comma list of `max1550`, `a770`, `igpu` (default machine: 2 x max1550 and
-    1 x a770); `config`: a TOML machine file. Must be called before the first Level Zero call.
+    1 x a770); `config`: a TOML machine file. Called before the first Level Zero call it selects
+    the simulator; called again while the simulator is in use it rebuilds the simulated machine
+    with the new settings (device objects obtained before are then stale).
     """
     env = {
         "ZES_SIM_PRESET": preset,
@@ -79,7 +81,20 @@ def simulate(
     for key, value in env.items():
         if value is not None:
             _os.environ[key] = value
-    _native.use_library(_native.__file__)
+    if preset is not None and config is None:
+        _os.environ.pop("ZES_SIM_CONFIG", None)
+    if config is not None and preset is None:
+        _os.environ.pop("ZES_SIM_PRESET", None)
+    info = _native.library_info()
+    if info is None:
+        _native.use_library(_native.__file__)
+        return
+    if info["path"] != _native.__file__ and _os.environ.get("ZE_ENABLE_ALT_DRIVERS") != _native.__file__:
+        raise RuntimeError(f"the Level Zero library {info['path']} is already in use in this process")
+    sim_control({"op": "reset"})
+    from . import _api
+
+    _api._forget_session()
 
 
 def sim_control(request: dict | str) -> dict:

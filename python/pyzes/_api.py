@@ -714,6 +714,13 @@ def native_snapshot(interval: float = 0.0) -> list[dict]:
     return json.loads(A._native.snapshot_json(interval))
 
 
+def _forget_session() -> None:
+    """Drop the cached session (after the simulated machine was rebuilt)."""
+    global _sysman
+    with _lock:
+        _sysman = None
+
+
 def init(flags: int = 0) -> Sysman:
     """Initialize Sysman (once) and return the session."""
     return Sysman(flags)

@@ -101,3 +101,18 @@ def test_library_in_use():
         assert info["kind"] == "loader"
     else:
         assert info["kind"] == "driver" and info["path"] == pyzes.native_path()
+
+
+def test_simulate_again_rebuilds_the_machine():
+    code = """
+import pyzes
+pyzes.simulate()
+assert len(pyzes.devices()) == 3
+pyzes.simulate(preset="a770,igpu")
+names = [d.name for d in pyzes.devices()]
+assert len(names) == 2 and "A770" in names[0], names
+print("ok")
+"""
+    r = run_child(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
