@@ -604,7 +604,11 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
             let at = address_of(py, c, &target)?;
             // SAFETY: `target` is a live ctypes pointer instance; its buffer holds the address.
             let p = unsafe { core::ptr::read_unaligned(at as *const usize) };
-            (p, info_at(t), None)
+            let elem = info_at(t);
+            // `pointer(x)` and `cast(array, POINTER(T))` keep their object alive: then the
+            // length is known; other addresses are checked as raw memory below.
+            let known = if p == 0 { None } else { live_bytes(py, &target, p)? };
+            (p, elem, known.map(|bytes| bytes / elem.size.max(1)))
         }
         Kind::CArg | Kind::Other => {
             return Err(argument_error(
@@ -643,7 +647,7 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
     if let (Elem::Struct { idx, size }, true) = (expect, addr != 0) {
         if generated::STRUCT_CHAIN[idx].0 {
             for i in 0..elems.unwrap_or(1).min(MAX_CHECKED_ELEMENTS) {
-                if let Err(rc) = check_chain(addr + i * size, generated::STRUCT_CHAIN[idx].1) {
+                if let Err(rc) = check_chain(py, &target, addr + i * size, generated::STRUCT_CHAIN[idx].1)? {
                     return Ok(Err(rc));
                 }
             }
@@ -661,29 +665,82 @@ const MAX_CHAIN_LINKS: usize = 32;
 /// Walks the `pNext` chain of the struct at `addr` (of a struct family: 0 = ze, 1 = zes): each
 /// link must be readable and writable memory holding a struct of a structure type this ABI knows
 /// for that family, for the whole size of that struct; chains are at most 32 links (no cycles).
-fn check_chain(addr: usize, family: u8) -> Result<(), ze_result_t> {
+fn check_chain(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize, family: u8) -> Conv<()> {
     let bad = zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT;
     // SAFETY: `addr` is the start of a validated ctypes struct with `stype` and `pNext` first.
     let mut next = unsafe { core::ptr::read_unaligned((addr + 8) as *const usize) };
     let mut links = 0;
     while next != 0 {
         links += 1;
-        if links > MAX_CHAIN_LINKS || !accessible(next, 16) {
-            return Err(bad);
+        if links > MAX_CHAIN_LINKS {
+            return Ok(Err(bad));
         }
-        // SAFETY: the 16 bytes at `next` were just checked to be mapped and accessible.
+        // The usual case: the link is a ctypes object the caller's struct keeps alive (assigning
+        // `cast(pointer(ext), c_void_p)` to `pNext` stores it in the struct's `_objects`).
+        let live = live_bytes(py, root, next)?;
+        if live.is_none() && !accessible(next, 16) {
+            return Ok(Err(bad));
+        }
+        // SAFETY: the 16 bytes at `next` are part of a live ctypes object or were just checked
+        // to be mapped and accessible.
         let stype = unsafe { core::ptr::read_unaligned(next as *const u32) };
         let found = generated::STYPES.iter().find(|(f, st, _)| *f == family && *st == stype);
         let Some(&(_, _, size)) = found else {
-            return Err(bad);
+            return Ok(Err(bad));
         };
-        if !accessible(next, size) {
-            return Err(bad);
+        let whole = match live {
+            Some(n) => n >= size,
+            None => accessible(next, size),
+        };
+        if !whole {
+            return Ok(Err(bad));
         }
         // SAFETY: as above; `pNext` is the second field of every chained struct.
         next = unsafe { core::ptr::read_unaligned((next + 8) as *const usize) };
     }
-    Ok(())
+    Ok(Ok(()))
+}
+
+const MAX_LIVE_NODES: usize = 64;
+
+/// When `addr` lies inside the buffer of `root` or of a ctypes object that `root` keeps alive
+/// (its `_objects`, recursively), the number of bytes from `addr` to the end of that buffer.
+fn live_bytes(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize) -> PyResult<Option<usize>> {
+    let c = ctypes(py)?;
+    let mut stack: Vec<Bound<'_, PyAny>> = vec![root.clone()];
+    // `_objects` graphs have cycles (a cast pointer shares the dict that holds it).
+    let mut seen: Vec<usize> = Vec::with_capacity(8);
+    while let Some(node) = stack.pop() {
+        let id = node.as_ptr() as usize;
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        if seen.len() > MAX_LIVE_NODES {
+            break;
+        }
+        if let Ok(d) = node.downcast::<PyDict>() {
+            stack.extend(d.values());
+            continue;
+        }
+        let (_, info) = info_of(py, &node.get_type())?;
+        if !matches!(
+            info.kind,
+            Kind::Struct { .. } | Kind::Simple { .. } | Kind::Array { .. } | Kind::Pointer { .. }
+        ) {
+            continue;
+        }
+        let start = address_of(py, c, &node)?;
+        if start <= addr && addr < start + info.size {
+            return Ok(Some(start + info.size - addr));
+        }
+        if let Ok(objects) = node.getattr(intern!(py, "_objects")) {
+            if !objects.is_none() {
+                stack.push(objects);
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The `len` bytes at `addr` are mapped readable and writable in this process (checked without
