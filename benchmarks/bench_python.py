@@ -14,7 +14,7 @@ import ctypes
 import os
 import sys
 import time
-from ctypes import POINTER, byref, c_double, c_int32, c_uint8, c_uint32
+from ctypes import POINTER, byref, c_double, c_int32, c_uint8, c_uint32, c_void_p
 
 N_DEVICES = 8
 os.environ.setdefault("ZES_SIM_PRESET", ",".join(["max1550"] * N_DEVICES))
@@ -165,6 +165,15 @@ def main() -> None:
             per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(props)), n),
         )
     )
+    chained = A.zes_device_properties_t()
+    ext = A.zes_device_ext_properties_t()
+    chained.pNext = A.cast(A.pointer(ext), c_void_p)
+    rows.append(
+        (
+            "pyzes C-mirror  zesDeviceGetProperties, ext chained",
+            per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(chained)), n),
+        )
+    )
     if LOADER is not None:
         orig = Original(LOADER)
         rows.append(
@@ -177,6 +186,12 @@ def main() -> None:
             (
                 "original style  zesDeviceGetProperties",
                 per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(props)), n),
+            )
+        )
+        rows.append(
+            (
+                "original style  zesDeviceGetProperties, ext chained",
+                per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(chained)), n),
             )
         )
         pre = LOADER.zesMemoryGetState
