@@ -116,3 +116,28 @@ print("ok")
     r = run_child(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+def test_latency_from_environment_does_not_block_python_threads():
+    code = """
+import threading, time, pyzes
+devs = pyzes.devices()            # every call now takes 100 ms in the simulated driver
+done = {}
+def slow():
+    t0 = time.perf_counter()
+    devs[0].state()
+    done["took"] = time.perf_counter() - t0
+t = threading.Thread(target=slow)
+t.start()
+ticks = 0
+while t.is_alive():
+    ticks += 1
+    time.sleep(0.001)
+t.join()
+assert done["took"] >= 0.09, done
+assert ticks >= 30, ticks
+print("ok")
+"""
+    r = run_child(code, PYZES_SIMULATE="1", ZES_SIM_LATENCY_US="100000")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
