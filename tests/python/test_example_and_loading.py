@@ -141,3 +141,23 @@ print("ok")
     r = run_child(code, PYZES_SIMULATE="1", ZES_SIM_LATENCY_US="100000")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+def test_zes_smi_console_script():
+    r = subprocess.run(
+        [sys.executable, "-m", "pyzes._cli", "--simulate", "a770", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "A770" in r.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "pyzes._cli", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2

@@ -83,6 +83,13 @@ fn snapshot_json(py: Python<'_>, interval_s: f64) -> PyResult<String> {
     .map_err(pyo3::exceptions::PyRuntimeError::new_err)
 }
 
+/// Runs the `zes-smi` command line (`argv` with the program name first) and returns its exit
+/// code; the Python package's `zes-smi` console script calls this.
+#[pyfunction]
+fn zes_smi(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.allow_threads(|| zes_cli::run(argv.into_iter().map(std::ffi::OsString::from)))
+}
+
 /// How many distinct handles the library has returned so far (tracked to reject foreign ones).
 #[pyfunction]
 fn tracked_handles() -> usize {
@@ -98,6 +105,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sim_control, m)?)?;
     m.add_function(wrap_pyfunction!(tracked_handles, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot_json, m)?)?;
+    m.add_function(wrap_pyfunction!(zes_smi, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_register_types, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_driver_floor_ns, m)?)?;
     raw::generated::register(m)?;
