@@ -34,7 +34,7 @@ from .enums import (
     TempSensors,
     to_enum,
 )
-from .errors import ZesError, check
+from .errors import InvalidSizeError, ZesError, check  # type: ignore[attr-defined]
 
 __all__ = ["Device", "Driver", "Sysman", "devices", "init", "snapshot"]
 
@@ -572,10 +572,21 @@ class Device:
     def processes(self) -> list[Process]:
         count = c_uint32(0)
         _call(A.zesDeviceProcessesGetState, self.handle, byref(count), None)
-        if count.value == 0:
-            return []
-        states = (A.zes_process_state_t * count.value)()
-        _call(A.zesDeviceProcessesGetState, self.handle, byref(count), states)
+        # Processes come and go between the two calls: a list that grew answers INVALID_SIZE,
+        # so ask again with room to spare (bounded, like the Rust API).
+        for _attempt in range(8):
+            if count.value == 0:
+                return []
+            capacity = count.value + 4
+            states = (A.zes_process_state_t * capacity)()
+            count = c_uint32(capacity)
+            try:
+                _call(A.zesDeviceProcessesGetState, self.handle, byref(count), states)
+                break
+            except InvalidSizeError:
+                _call(A.zesDeviceProcessesGetState, self.handle, byref(count), None)
+        else:
+            raise InvalidSizeError(None, "zesDeviceProcessesGetState")
         return [
             Process(s.processId, s.memSize, s.sharedSize, EngineTypeFlag(s.engines), _command(s.processId))
             for s in states[: count.value]
