@@ -50,7 +50,10 @@ def emit(abi: Abi) -> str:
         params = ", ".join(f'{ident(p["name"])}: {rust_type(abi, p)}' for p in fn["params"])
         args = "".join(f', {ident(p["name"])}' for p in fn["params"])
         w(f'pub(crate) unsafe extern "C" fn shim_{fn["name"]}({params}) -> ze_result_t {{\n')
-        w(f"    crate::edge::call({i}, || {{\n")
+        first = fn["params"][0] if fn["params"] else None
+        is_handle = first is not None and first["ptr"] == 0 and abi.type_kind(first["type"]) == "handle"
+        handle = f'{ident(first["name"])}.0 as usize' if is_handle else "0"
+        w(f"    crate::edge::call({i}, {handle}, || {{\n")
         w("        // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the\n")
         w("        // function's contract; the driver validates handles and pointers itself.\n")
         w(f'        unsafe {{ Driver::{fn["name"]}(&crate::driver::DRIVER{args}) }}\n')

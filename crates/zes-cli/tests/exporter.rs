@@ -240,6 +240,41 @@ fn slow_driver_calls_do_not_slow_scrapes() {
 }
 
 #[test]
+fn one_slow_device_leaves_the_others_flowing() {
+    // Device 1 answers every call after 300 ms (a sample of it takes seconds); 0 and 2 are fast.
+    let dir = tempfile::tempdir().unwrap();
+    let file = machine(
+        dir.path(),
+        "[[devices]]\npreset = \"a770\"\n[[devices]]\npreset = \"a770\"\n[[devices]]\npreset = \"a770\"\n\
+         [[faults.device_latency]]\ndevice = 1\nlatency_us = 300000\n",
+    );
+    let e = Exporter::start(&[], &[("ZES_SIM_CONFIG", &file)]);
+    let stamp = |page: &str, d: u32| {
+        value(page, "zes_exporter_last_sample_timestamp_seconds", &[&format!("device=\"{d}\"")])
+    };
+    let page = e.wait_for("zes_exporter_last_sample_timestamp_seconds{device=\"2\"");
+    let (first0, first2) = (stamp(&page, 0).unwrap(), stamp(&page, 2).unwrap());
+    let mut worst = Duration::ZERO;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut page = page;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let (status, _, body) = get(&e.addr, "/metrics", &[]);
+        worst = worst.max(t.elapsed());
+        assert_eq!(status, 200);
+        page = body;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The fast devices were sampled again and again (interval 200 ms) while device 1 crawled.
+    assert!(stamp(&page, 0).unwrap() >= first0 + 0.6, "device 0 stalled:\n{page}");
+    assert!(stamp(&page, 2).unwrap() >= first2 + 0.6, "device 2 stalled:\n{page}");
+    for device in [0, 2] {
+        assert_eq!(value(&page, "hw_gpu_up", &[&format!("device=\"{device}\"")]), Some(1.0), "{page}");
+    }
+    assert!(worst < Duration::from_millis(500), "worst scrape {worst:?}");
+}
+
+#[test]
 fn injected_errors_are_counted_per_device() {
     let e = Exporter::start(
         &[],

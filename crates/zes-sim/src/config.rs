@@ -712,6 +712,7 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
             "process_churn",
             "energy_wrap_uj",
             "repeat_timestamps",
+            "device_latency",
         ],
     )?;
     let mut f = FaultConfig::default();
@@ -743,6 +744,21 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
                 return Err(format!("{ep}: give after_seconds or after_calls"));
             }
             f.device_lost.push(DeviceLost { device, after_seconds, after_calls });
+        }
+    }
+    if let Some(v) = t.get("device_latency") {
+        let lp = join(path, "device_latency");
+        let arr = v.as_array().ok_or_else(|| format!("{lp}: expected an array of tables"))?;
+        for (i, d) in arr.iter().enumerate() {
+            let ep = format!("{lp}[{i}]");
+            let dt = d.as_table().ok_or_else(|| format!("{ep}: expected a table"))?;
+            check_keys(dt, &ep, &["device", "latency_us"])?;
+            let max_device = (devices.min(crate::edge::LATENCY_DEVICES) as i64) - 1;
+            let device =
+                opt_int(dt, &ep, "device", 0, max_device)?.ok_or_else(|| format!("{ep}.device: required"))?;
+            let us = opt_int(dt, &ep, "latency_us", 0, 10_000_000)?
+                .ok_or_else(|| format!("{ep}.latency_us: required"))?;
+            f.device_latency_us.push((device as usize, us as u64));
         }
     }
     Ok(f)
@@ -790,8 +806,17 @@ mod tests {
             [[faults.device_lost]]
             device = 1
             after_calls = 10
+            [[faults.device_latency]]
+            device = 1
+            latency_us = 250000
         "#;
         let m = MachineConfig::parse(text).unwrap();
+        assert_eq!(m.faults.device_latency_us, vec![(1, 250000)]);
+        let bad = text.replace("latency_us = 250000", "latency_us = -1");
+        assert_eq!(
+            MachineConfig::parse(&bad).unwrap_err(),
+            "faults.device_latency[0].latency_us: expected an integer from 0 to 10000000"
+        );
         assert!(m.clock_frozen);
         assert_eq!(m.devices[0].name, "Lab card");
         assert_eq!(m.devices[0].tdp_w, 200.0);

@@ -63,7 +63,7 @@ pub fn control(request: &str) -> Result<String, String> {
         "fault" => fault(&v)?,
         "clear_faults" => {
             crate::edge::set_rules(&[]);
-            crate::edge::set_latency_us(0);
+            crate::edge::clear_latencies();
             let mut m = state::machine();
             m.faults = Default::default();
             for d in &mut m.devices {
@@ -156,6 +156,7 @@ pub fn control(request: &str) -> Result<String, String> {
                 "zes_initialized": m.zes_initialized,
                 "load_error": state::load_error(),
                 "latency_us": crate::edge::latency_us(),
+                "device_latency_us": crate::edge::device_latencies_us(),
                 "rules": crate::edge::rule_list().len(),
                 "last_panic": crate::edge::last_panic(),
             })
@@ -174,10 +175,18 @@ fn fault(v: &Value) -> Result<Value, String> {
         let trigger = v.get("trigger").and_then(Value::as_str).unwrap_or("every");
         crate::edge::add_rule(FaultRule::parse(&format!("{f}={result}@{trigger}"))?);
     }
-    if let Some(us) = v.get("latency_us") {
-        crate::edge::set_latency_us(us.as_u64().ok_or("latency_us: expected microseconds")?);
-    }
     let mut m = state::machine();
+    if let Some(us) = v.get("latency_us") {
+        let us = us.as_u64().ok_or("latency_us: expected microseconds")?;
+        match v.get("device") {
+            // A slow device among fast ones: only calls on that device's handles wait.
+            Some(device) => {
+                let d = device.as_u64().map(|d| d as usize).filter(|d| *d < m.devices.len());
+                crate::edge::set_device_latency_us(d.ok_or("device: expected a device index")?, us)?;
+            }
+            None => crate::edge::set_latency_us(us),
+        }
+    }
     if let Some(b) = v.get("unprivileged") {
         m.faults.unprivileged = b.as_bool().ok_or("unprivileged: expected true or false")?;
     }

@@ -15,6 +15,9 @@ const N: usize = FUNCTION_NAMES.len();
 const ZERO: AtomicU64 = AtomicU64::new(0);
 static COUNTS: [AtomicU64; N] = [ZERO; N];
 static LATENCY_US: AtomicU64 = AtomicU64::new(0);
+/// Devices that can be given a latency of their own (a slow device among fast ones).
+pub const LATENCY_DEVICES: usize = 256;
+static DEVICE_LATENCY_US: [AtomicU64; LATENCY_DEVICES] = [ZERO; LATENCY_DEVICES];
 static RULES_ON: AtomicBool = AtomicBool::new(false);
 static RULES: Mutex<Vec<ActiveRule>> = Mutex::new(Vec::new());
 
@@ -46,6 +49,26 @@ pub fn latency_us() -> u64 {
     LATENCY_US.load(Ordering::SeqCst)
 }
 
+/// A latency for the calls on one device's handles, added to the global one. Errors for a
+/// device index beyond [`LATENCY_DEVICES`].
+pub fn set_device_latency_us(device: usize, us: u64) -> Result<(), String> {
+    let slot = DEVICE_LATENCY_US.get(device).ok_or(format!("device: at most {LATENCY_DEVICES} devices"))?;
+    slot.store(us, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Per-device latencies that are set, as (device, microseconds).
+pub fn device_latencies_us() -> Vec<(usize, u64)> {
+    DEVICE_LATENCY_US.iter().map(|l| l.load(Ordering::SeqCst)).enumerate().filter(|(_, us)| *us > 0).collect()
+}
+
+pub fn clear_latencies() {
+    LATENCY_US.store(0, Ordering::SeqCst);
+    for slot in &DEVICE_LATENCY_US {
+        slot.store(0, Ordering::SeqCst);
+    }
+}
+
 pub fn call_count(index: usize) -> u64 {
     COUNTS[index].load(Ordering::Relaxed)
 }
@@ -67,12 +90,17 @@ fn wait(us: u64) {
     }
 }
 
-/// Runs the driver method of function `index`.
-pub fn call(index: usize, f: impl FnOnce() -> ze_result_t) -> ze_result_t {
+/// Runs the driver method of function `index`; `handle` is the raw value of its first
+/// parameter when that is a handle (0 otherwise), which tells whose latency applies.
+pub fn call(index: usize, handle: usize, f: impl FnOnce() -> ze_result_t) -> ze_result_t {
     guard_getter(|| {
         crate::state::ensure_loaded();
         COUNTS[index].fetch_add(1, Ordering::Relaxed);
-        let us = LATENCY_US.load(Ordering::Relaxed);
+        let mut us = LATENCY_US.load(Ordering::Relaxed);
+        if let Some(slot) = crate::handles::device_of(handle).and_then(|d| DEVICE_LATENCY_US.get(d)) {
+            us += slot.load(Ordering::Relaxed);
+        }
+        // Outside every lock: calls on other devices (or other threads) go on meanwhile.
         if us > 0 {
             wait(us);
         }

@@ -114,6 +114,8 @@ pub struct FaultConfig {
     pub energy_wrap_uj: Option<u64>,
     /// Every second read of a counter repeats the previous sample, timestamp included.
     pub repeat_timestamps: bool,
+    /// (device, microseconds): a latency for the calls on one device only.
+    pub device_latency_us: Vec<(usize, u64)>,
 }
 
 impl FaultConfig {

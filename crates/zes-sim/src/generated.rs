@@ -1103,1162 +1103,1162 @@ pub trait Driver: Sync {
 
 // ---- shims: the function pointers handed out through the tables ----
 pub(crate) unsafe extern "C" fn shim_zesDeviceEccAvailable(hDevice: zes_device_handle_t, pAvailable: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(0, || {
+    crate::edge::call(0, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEccAvailable(&crate::driver::DRIVER, hDevice, pAvailable) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEccConfigurable(hDevice: zes_device_handle_t, pConfigurable: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(1, || {
+    crate::edge::call(1, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEccConfigurable(&crate::driver::DRIVER, hDevice, pConfigurable) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumActiveVFExp(hDevice: zes_device_handle_t, pCount: *mut u32, phVFhandle: *mut zes_vf_handle_t) -> ze_result_t {
-    crate::edge::call(2, || {
+    crate::edge::call(2, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumActiveVFExp(&crate::driver::DRIVER, hDevice, pCount, phVFhandle) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumDiagnosticTestSuites(hDevice: zes_device_handle_t, pCount: *mut u32, phDiagnostics: *mut zes_diag_handle_t) -> ze_result_t {
-    crate::edge::call(3, || {
+    crate::edge::call(3, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumDiagnosticTestSuites(&crate::driver::DRIVER, hDevice, pCount, phDiagnostics) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumEnabledVFExp(hDevice: zes_device_handle_t, pCount: *mut u32, phVFhandle: *mut zes_vf_handle_t) -> ze_result_t {
-    crate::edge::call(4, || {
+    crate::edge::call(4, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumEnabledVFExp(&crate::driver::DRIVER, hDevice, pCount, phVFhandle) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumEngineGroups(hDevice: zes_device_handle_t, pCount: *mut u32, phEngine: *mut zes_engine_handle_t) -> ze_result_t {
-    crate::edge::call(5, || {
+    crate::edge::call(5, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumEngineGroups(&crate::driver::DRIVER, hDevice, pCount, phEngine) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumFabricPorts(hDevice: zes_device_handle_t, pCount: *mut u32, phPort: *mut zes_fabric_port_handle_t) -> ze_result_t {
-    crate::edge::call(6, || {
+    crate::edge::call(6, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumFabricPorts(&crate::driver::DRIVER, hDevice, pCount, phPort) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumFans(hDevice: zes_device_handle_t, pCount: *mut u32, phFan: *mut zes_fan_handle_t) -> ze_result_t {
-    crate::edge::call(7, || {
+    crate::edge::call(7, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumFans(&crate::driver::DRIVER, hDevice, pCount, phFan) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumFirmwares(hDevice: zes_device_handle_t, pCount: *mut u32, phFirmware: *mut zes_firmware_handle_t) -> ze_result_t {
-    crate::edge::call(8, || {
+    crate::edge::call(8, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumFirmwares(&crate::driver::DRIVER, hDevice, pCount, phFirmware) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumFrequencyDomains(hDevice: zes_device_handle_t, pCount: *mut u32, phFrequency: *mut zes_freq_handle_t) -> ze_result_t {
-    crate::edge::call(9, || {
+    crate::edge::call(9, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumFrequencyDomains(&crate::driver::DRIVER, hDevice, pCount, phFrequency) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumLeds(hDevice: zes_device_handle_t, pCount: *mut u32, phLed: *mut zes_led_handle_t) -> ze_result_t {
-    crate::edge::call(10, || {
+    crate::edge::call(10, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumLeds(&crate::driver::DRIVER, hDevice, pCount, phLed) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumMemoryModules(hDevice: zes_device_handle_t, pCount: *mut u32, phMemory: *mut zes_mem_handle_t) -> ze_result_t {
-    crate::edge::call(11, || {
+    crate::edge::call(11, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumMemoryModules(&crate::driver::DRIVER, hDevice, pCount, phMemory) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumOverclockDomains(hDevice: zes_device_handle_t, pCount: *mut u32, phDomainHandle: *mut zes_overclock_handle_t) -> ze_result_t {
-    crate::edge::call(12, || {
+    crate::edge::call(12, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumOverclockDomains(&crate::driver::DRIVER, hDevice, pCount, phDomainHandle) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumPerformanceFactorDomains(hDevice: zes_device_handle_t, pCount: *mut u32, phPerf: *mut zes_perf_handle_t) -> ze_result_t {
-    crate::edge::call(13, || {
+    crate::edge::call(13, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumPerformanceFactorDomains(&crate::driver::DRIVER, hDevice, pCount, phPerf) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumPowerDomains(hDevice: zes_device_handle_t, pCount: *mut u32, phPower: *mut zes_pwr_handle_t) -> ze_result_t {
-    crate::edge::call(14, || {
+    crate::edge::call(14, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumPowerDomains(&crate::driver::DRIVER, hDevice, pCount, phPower) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumPsus(hDevice: zes_device_handle_t, pCount: *mut u32, phPsu: *mut zes_psu_handle_t) -> ze_result_t {
-    crate::edge::call(15, || {
+    crate::edge::call(15, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumPsus(&crate::driver::DRIVER, hDevice, pCount, phPsu) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumRasErrorSets(hDevice: zes_device_handle_t, pCount: *mut u32, phRas: *mut zes_ras_handle_t) -> ze_result_t {
-    crate::edge::call(16, || {
+    crate::edge::call(16, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumRasErrorSets(&crate::driver::DRIVER, hDevice, pCount, phRas) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumSchedulers(hDevice: zes_device_handle_t, pCount: *mut u32, phScheduler: *mut zes_sched_handle_t) -> ze_result_t {
-    crate::edge::call(17, || {
+    crate::edge::call(17, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumSchedulers(&crate::driver::DRIVER, hDevice, pCount, phScheduler) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumStandbyDomains(hDevice: zes_device_handle_t, pCount: *mut u32, phStandby: *mut zes_standby_handle_t) -> ze_result_t {
-    crate::edge::call(18, || {
+    crate::edge::call(18, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumStandbyDomains(&crate::driver::DRIVER, hDevice, pCount, phStandby) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEnumTemperatureSensors(hDevice: zes_device_handle_t, pCount: *mut u32, phTemperature: *mut zes_temp_handle_t) -> ze_result_t {
-    crate::edge::call(19, || {
+    crate::edge::call(19, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEnumTemperatureSensors(&crate::driver::DRIVER, hDevice, pCount, phTemperature) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceEventRegister(hDevice: zes_device_handle_t, events: zes_event_type_flags_t) -> ze_result_t {
-    crate::edge::call(20, || {
+    crate::edge::call(20, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceEventRegister(&crate::driver::DRIVER, hDevice, events) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGet(hDriver: zes_driver_handle_t, pCount: *mut u32, phDevices: *mut zes_device_handle_t) -> ze_result_t {
-    crate::edge::call(21, || {
+    crate::edge::call(21, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGet(&crate::driver::DRIVER, hDriver, pCount, phDevices) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetCardPowerDomain(hDevice: zes_device_handle_t, phPower: *mut zes_pwr_handle_t) -> ze_result_t {
-    crate::edge::call(22, || {
+    crate::edge::call(22, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetCardPowerDomain(&crate::driver::DRIVER, hDevice, phPower) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetEccState(hDevice: zes_device_handle_t, pState: *mut zes_device_ecc_properties_t) -> ze_result_t {
-    crate::edge::call(23, || {
+    crate::edge::call(23, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetEccState(&crate::driver::DRIVER, hDevice, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetOverclockControls(hDevice: zes_device_handle_t, domainType: zes_overclock_domain_t, pAvailableControls: *mut u32) -> ze_result_t {
-    crate::edge::call(24, || {
+    crate::edge::call(24, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetOverclockControls(&crate::driver::DRIVER, hDevice, domainType, pAvailableControls) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetOverclockDomains(hDevice: zes_device_handle_t, pOverclockDomains: *mut u32) -> ze_result_t {
-    crate::edge::call(25, || {
+    crate::edge::call(25, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetOverclockDomains(&crate::driver::DRIVER, hDevice, pOverclockDomains) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetProperties(hDevice: zes_device_handle_t, pProperties: *mut zes_device_properties_t) -> ze_result_t {
-    crate::edge::call(26, || {
+    crate::edge::call(26, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetProperties(&crate::driver::DRIVER, hDevice, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetState(hDevice: zes_device_handle_t, pState: *mut zes_device_state_t) -> ze_result_t {
-    crate::edge::call(27, || {
+    crate::edge::call(27, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetState(&crate::driver::DRIVER, hDevice, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceGetSubDevicePropertiesExp(hDevice: zes_device_handle_t, pCount: *mut u32, pSubdeviceProps: *mut zes_subdevice_exp_properties_t) -> ze_result_t {
-    crate::edge::call(28, || {
+    crate::edge::call(28, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceGetSubDevicePropertiesExp(&crate::driver::DRIVER, hDevice, pCount, pSubdeviceProps) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDevicePciGetBars(hDevice: zes_device_handle_t, pCount: *mut u32, pProperties: *mut zes_pci_bar_properties_t) -> ze_result_t {
-    crate::edge::call(29, || {
+    crate::edge::call(29, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDevicePciGetBars(&crate::driver::DRIVER, hDevice, pCount, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDevicePciGetProperties(hDevice: zes_device_handle_t, pProperties: *mut zes_pci_properties_t) -> ze_result_t {
-    crate::edge::call(30, || {
+    crate::edge::call(30, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDevicePciGetProperties(&crate::driver::DRIVER, hDevice, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDevicePciGetState(hDevice: zes_device_handle_t, pState: *mut zes_pci_state_t) -> ze_result_t {
-    crate::edge::call(31, || {
+    crate::edge::call(31, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDevicePciGetState(&crate::driver::DRIVER, hDevice, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDevicePciGetStats(hDevice: zes_device_handle_t, pStats: *mut zes_pci_stats_t) -> ze_result_t {
-    crate::edge::call(32, || {
+    crate::edge::call(32, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDevicePciGetStats(&crate::driver::DRIVER, hDevice, pStats) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDevicePciLinkSpeedUpdateExt(hDevice: zes_device_handle_t, shouldDowngrade: ze_bool_t, pendingAction: *mut zes_device_action_t) -> ze_result_t {
-    crate::edge::call(33, || {
+    crate::edge::call(33, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDevicePciLinkSpeedUpdateExt(&crate::driver::DRIVER, hDevice, shouldDowngrade, pendingAction) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceProcessesGetState(hDevice: zes_device_handle_t, pCount: *mut u32, pProcesses: *mut zes_process_state_t) -> ze_result_t {
-    crate::edge::call(34, || {
+    crate::edge::call(34, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceProcessesGetState(&crate::driver::DRIVER, hDevice, pCount, pProcesses) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceReadOverclockState(hDevice: zes_device_handle_t, pOverclockMode: *mut zes_overclock_mode_t, pWaiverSetting: *mut ze_bool_t, pOverclockState: *mut ze_bool_t, pPendingAction: *mut zes_pending_action_t, pPendingReset: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(35, || {
+    crate::edge::call(35, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceReadOverclockState(&crate::driver::DRIVER, hDevice, pOverclockMode, pWaiverSetting, pOverclockState, pPendingAction, pPendingReset) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceReset(hDevice: zes_device_handle_t, force: ze_bool_t) -> ze_result_t {
-    crate::edge::call(36, || {
+    crate::edge::call(36, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceReset(&crate::driver::DRIVER, hDevice, force) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceResetExt(hDevice: zes_device_handle_t, pProperties: *mut zes_reset_properties_t) -> ze_result_t {
-    crate::edge::call(37, || {
+    crate::edge::call(37, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceResetExt(&crate::driver::DRIVER, hDevice, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceResetOverclockSettings(hDevice: zes_device_handle_t, onShippedState: ze_bool_t) -> ze_result_t {
-    crate::edge::call(38, || {
+    crate::edge::call(38, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceResetOverclockSettings(&crate::driver::DRIVER, hDevice, onShippedState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceSetEccState(hDevice: zes_device_handle_t, newState: *const zes_device_ecc_desc_t, pState: *mut zes_device_ecc_properties_t) -> ze_result_t {
-    crate::edge::call(39, || {
+    crate::edge::call(39, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceSetEccState(&crate::driver::DRIVER, hDevice, newState, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDeviceSetOverclockWaiver(hDevice: zes_device_handle_t) -> ze_result_t {
-    crate::edge::call(40, || {
+    crate::edge::call(40, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDeviceSetOverclockWaiver(&crate::driver::DRIVER, hDevice) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDiagnosticsGetProperties(hDiagnostics: zes_diag_handle_t, pProperties: *mut zes_diag_properties_t) -> ze_result_t {
-    crate::edge::call(41, || {
+    crate::edge::call(41, hDiagnostics.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDiagnosticsGetProperties(&crate::driver::DRIVER, hDiagnostics, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDiagnosticsGetTests(hDiagnostics: zes_diag_handle_t, pCount: *mut u32, pTests: *mut zes_diag_test_t) -> ze_result_t {
-    crate::edge::call(42, || {
+    crate::edge::call(42, hDiagnostics.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDiagnosticsGetTests(&crate::driver::DRIVER, hDiagnostics, pCount, pTests) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDiagnosticsRunTests(hDiagnostics: zes_diag_handle_t, startIndex: u32, endIndex: u32, pResult: *mut zes_diag_result_t) -> ze_result_t {
-    crate::edge::call(43, || {
+    crate::edge::call(43, hDiagnostics.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDiagnosticsRunTests(&crate::driver::DRIVER, hDiagnostics, startIndex, endIndex, pResult) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverEventListen(hDriver: ze_driver_handle_t, timeout: u32, count: u32, phDevices: *mut zes_device_handle_t, pNumDeviceEvents: *mut u32, pEvents: *mut zes_event_type_flags_t) -> ze_result_t {
-    crate::edge::call(44, || {
+    crate::edge::call(44, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverEventListen(&crate::driver::DRIVER, hDriver, timeout, count, phDevices, pNumDeviceEvents, pEvents) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverEventListenEx(hDriver: ze_driver_handle_t, timeout: u64, count: u32, phDevices: *mut zes_device_handle_t, pNumDeviceEvents: *mut u32, pEvents: *mut zes_event_type_flags_t) -> ze_result_t {
-    crate::edge::call(45, || {
+    crate::edge::call(45, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverEventListenEx(&crate::driver::DRIVER, hDriver, timeout, count, phDevices, pNumDeviceEvents, pEvents) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverGet(pCount: *mut u32, phDrivers: *mut zes_driver_handle_t) -> ze_result_t {
-    crate::edge::call(46, || {
+    crate::edge::call(46, 0, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverGet(&crate::driver::DRIVER, pCount, phDrivers) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverGetDeviceByUuidExp(hDriver: zes_driver_handle_t, uuid: zes_uuid_t, phDevice: *mut zes_device_handle_t, onSubdevice: *mut ze_bool_t, subdeviceId: *mut u32) -> ze_result_t {
-    crate::edge::call(47, || {
+    crate::edge::call(47, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverGetDeviceByUuidExp(&crate::driver::DRIVER, hDriver, uuid, phDevice, onSubdevice, subdeviceId) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverGetExtensionFunctionAddress(hDriver: zes_driver_handle_t, name: *const c_char, ppFunctionAddress: *mut *mut c_void) -> ze_result_t {
-    crate::edge::call(48, || {
+    crate::edge::call(48, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverGetExtensionFunctionAddress(&crate::driver::DRIVER, hDriver, name, ppFunctionAddress) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesDriverGetExtensionProperties(hDriver: zes_driver_handle_t, pCount: *mut u32, pExtensionProperties: *mut zes_driver_extension_properties_t) -> ze_result_t {
-    crate::edge::call(49, || {
+    crate::edge::call(49, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesDriverGetExtensionProperties(&crate::driver::DRIVER, hDriver, pCount, pExtensionProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesEngineGetActivity(hEngine: zes_engine_handle_t, pStats: *mut zes_engine_stats_t) -> ze_result_t {
-    crate::edge::call(50, || {
+    crate::edge::call(50, hEngine.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesEngineGetActivity(&crate::driver::DRIVER, hEngine, pStats) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesEngineGetActivityExt(hEngine: zes_engine_handle_t, pCount: *mut u32, pStats: *mut zes_engine_stats_t) -> ze_result_t {
-    crate::edge::call(51, || {
+    crate::edge::call(51, hEngine.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesEngineGetActivityExt(&crate::driver::DRIVER, hEngine, pCount, pStats) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesEngineGetProperties(hEngine: zes_engine_handle_t, pProperties: *mut zes_engine_properties_t) -> ze_result_t {
-    crate::edge::call(52, || {
+    crate::edge::call(52, hEngine.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesEngineGetProperties(&crate::driver::DRIVER, hEngine, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetConfig(hPort: zes_fabric_port_handle_t, pConfig: *mut zes_fabric_port_config_t) -> ze_result_t {
-    crate::edge::call(53, || {
+    crate::edge::call(53, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetConfig(&crate::driver::DRIVER, hPort, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetFabricErrorCounters(hPort: zes_fabric_port_handle_t, pErrors: *mut zes_fabric_port_error_counters_t) -> ze_result_t {
-    crate::edge::call(54, || {
+    crate::edge::call(54, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetFabricErrorCounters(&crate::driver::DRIVER, hPort, pErrors) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetLinkType(hPort: zes_fabric_port_handle_t, pLinkType: *mut zes_fabric_link_type_t) -> ze_result_t {
-    crate::edge::call(55, || {
+    crate::edge::call(55, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetLinkType(&crate::driver::DRIVER, hPort, pLinkType) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetMultiPortThroughput(hDevice: zes_device_handle_t, numPorts: u32, phPort: *mut zes_fabric_port_handle_t, pThroughput: *mut *mut zes_fabric_port_throughput_t) -> ze_result_t {
-    crate::edge::call(56, || {
+    crate::edge::call(56, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetMultiPortThroughput(&crate::driver::DRIVER, hDevice, numPorts, phPort, pThroughput) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetProperties(hPort: zes_fabric_port_handle_t, pProperties: *mut zes_fabric_port_properties_t) -> ze_result_t {
-    crate::edge::call(57, || {
+    crate::edge::call(57, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetProperties(&crate::driver::DRIVER, hPort, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetState(hPort: zes_fabric_port_handle_t, pState: *mut zes_fabric_port_state_t) -> ze_result_t {
-    crate::edge::call(58, || {
+    crate::edge::call(58, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetState(&crate::driver::DRIVER, hPort, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortGetThroughput(hPort: zes_fabric_port_handle_t, pThroughput: *mut zes_fabric_port_throughput_t) -> ze_result_t {
-    crate::edge::call(59, || {
+    crate::edge::call(59, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortGetThroughput(&crate::driver::DRIVER, hPort, pThroughput) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFabricPortSetConfig(hPort: zes_fabric_port_handle_t, pConfig: *const zes_fabric_port_config_t) -> ze_result_t {
-    crate::edge::call(60, || {
+    crate::edge::call(60, hPort.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFabricPortSetConfig(&crate::driver::DRIVER, hPort, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanGetConfig(hFan: zes_fan_handle_t, pConfig: *mut zes_fan_config_t) -> ze_result_t {
-    crate::edge::call(61, || {
+    crate::edge::call(61, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanGetConfig(&crate::driver::DRIVER, hFan, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanGetProperties(hFan: zes_fan_handle_t, pProperties: *mut zes_fan_properties_t) -> ze_result_t {
-    crate::edge::call(62, || {
+    crate::edge::call(62, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanGetProperties(&crate::driver::DRIVER, hFan, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanGetState(hFan: zes_fan_handle_t, units: zes_fan_speed_units_t, pSpeed: *mut i32) -> ze_result_t {
-    crate::edge::call(63, || {
+    crate::edge::call(63, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanGetState(&crate::driver::DRIVER, hFan, units, pSpeed) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanSetDefaultMode(hFan: zes_fan_handle_t) -> ze_result_t {
-    crate::edge::call(64, || {
+    crate::edge::call(64, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanSetDefaultMode(&crate::driver::DRIVER, hFan) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanSetFixedSpeedMode(hFan: zes_fan_handle_t, speed: *const zes_fan_speed_t) -> ze_result_t {
-    crate::edge::call(65, || {
+    crate::edge::call(65, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanSetFixedSpeedMode(&crate::driver::DRIVER, hFan, speed) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFanSetSpeedTableMode(hFan: zes_fan_handle_t, speedTable: *const zes_fan_speed_table_t) -> ze_result_t {
-    crate::edge::call(66, || {
+    crate::edge::call(66, hFan.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFanSetSpeedTableMode(&crate::driver::DRIVER, hFan, speedTable) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareFlash(hFirmware: zes_firmware_handle_t, pImage: *mut c_void, size: u32) -> ze_result_t {
-    crate::edge::call(67, || {
+    crate::edge::call(67, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareFlash(&crate::driver::DRIVER, hFirmware, pImage, size) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareGetConsoleLogs(hFirmware: zes_firmware_handle_t, pSize: *mut usize, pFirmwareLog: *mut c_char) -> ze_result_t {
-    crate::edge::call(68, || {
+    crate::edge::call(68, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareGetConsoleLogs(&crate::driver::DRIVER, hFirmware, pSize, pFirmwareLog) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareGetFlashProgress(hFirmware: zes_firmware_handle_t, pCompletionPercent: *mut u32) -> ze_result_t {
-    crate::edge::call(69, || {
+    crate::edge::call(69, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareGetFlashProgress(&crate::driver::DRIVER, hFirmware, pCompletionPercent) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareGetProperties(hFirmware: zes_firmware_handle_t, pProperties: *mut zes_firmware_properties_t) -> ze_result_t {
-    crate::edge::call(70, || {
+    crate::edge::call(70, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareGetProperties(&crate::driver::DRIVER, hFirmware, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareGetSecurityVersionExp(hFirmware: zes_firmware_handle_t, pVersion: *mut c_char) -> ze_result_t {
-    crate::edge::call(71, || {
+    crate::edge::call(71, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareGetSecurityVersionExp(&crate::driver::DRIVER, hFirmware, pVersion) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFirmwareSetSecurityVersionExp(hFirmware: zes_firmware_handle_t) -> ze_result_t {
-    crate::edge::call(72, || {
+    crate::edge::call(72, hFirmware.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFirmwareSetSecurityVersionExp(&crate::driver::DRIVER, hFirmware) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyGetAvailableClocks(hFrequency: zes_freq_handle_t, pCount: *mut u32, phFrequency: *mut f64) -> ze_result_t {
-    crate::edge::call(73, || {
+    crate::edge::call(73, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyGetAvailableClocks(&crate::driver::DRIVER, hFrequency, pCount, phFrequency) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyGetProperties(hFrequency: zes_freq_handle_t, pProperties: *mut zes_freq_properties_t) -> ze_result_t {
-    crate::edge::call(74, || {
+    crate::edge::call(74, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyGetProperties(&crate::driver::DRIVER, hFrequency, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyGetRange(hFrequency: zes_freq_handle_t, pLimits: *mut zes_freq_range_t) -> ze_result_t {
-    crate::edge::call(75, || {
+    crate::edge::call(75, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyGetRange(&crate::driver::DRIVER, hFrequency, pLimits) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyGetState(hFrequency: zes_freq_handle_t, pState: *mut zes_freq_state_t) -> ze_result_t {
-    crate::edge::call(76, || {
+    crate::edge::call(76, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyGetState(&crate::driver::DRIVER, hFrequency, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyGetThrottleTime(hFrequency: zes_freq_handle_t, pThrottleTime: *mut zes_freq_throttle_time_t) -> ze_result_t {
-    crate::edge::call(77, || {
+    crate::edge::call(77, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyGetThrottleTime(&crate::driver::DRIVER, hFrequency, pThrottleTime) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetCapabilities(hFrequency: zes_freq_handle_t, pOcCapabilities: *mut zes_oc_capabilities_t) -> ze_result_t {
-    crate::edge::call(78, || {
+    crate::edge::call(78, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetCapabilities(&crate::driver::DRIVER, hFrequency, pOcCapabilities) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetFrequencyTarget(hFrequency: zes_freq_handle_t, pCurrentOcFrequency: *mut f64) -> ze_result_t {
-    crate::edge::call(79, || {
+    crate::edge::call(79, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetFrequencyTarget(&crate::driver::DRIVER, hFrequency, pCurrentOcFrequency) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetIccMax(hFrequency: zes_freq_handle_t, pOcIccMax: *mut f64) -> ze_result_t {
-    crate::edge::call(80, || {
+    crate::edge::call(80, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetIccMax(&crate::driver::DRIVER, hFrequency, pOcIccMax) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetMode(hFrequency: zes_freq_handle_t, pCurrentOcMode: *mut zes_oc_mode_t) -> ze_result_t {
-    crate::edge::call(81, || {
+    crate::edge::call(81, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetMode(&crate::driver::DRIVER, hFrequency, pCurrentOcMode) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetTjMax(hFrequency: zes_freq_handle_t, pOcTjMax: *mut f64) -> ze_result_t {
-    crate::edge::call(82, || {
+    crate::edge::call(82, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetTjMax(&crate::driver::DRIVER, hFrequency, pOcTjMax) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcGetVoltageTarget(hFrequency: zes_freq_handle_t, pCurrentVoltageTarget: *mut f64, pCurrentVoltageOffset: *mut f64) -> ze_result_t {
-    crate::edge::call(83, || {
+    crate::edge::call(83, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcGetVoltageTarget(&crate::driver::DRIVER, hFrequency, pCurrentVoltageTarget, pCurrentVoltageOffset) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcSetFrequencyTarget(hFrequency: zes_freq_handle_t, CurrentOcFrequency: f64) -> ze_result_t {
-    crate::edge::call(84, || {
+    crate::edge::call(84, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcSetFrequencyTarget(&crate::driver::DRIVER, hFrequency, CurrentOcFrequency) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcSetIccMax(hFrequency: zes_freq_handle_t, ocIccMax: f64) -> ze_result_t {
-    crate::edge::call(85, || {
+    crate::edge::call(85, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcSetIccMax(&crate::driver::DRIVER, hFrequency, ocIccMax) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcSetMode(hFrequency: zes_freq_handle_t, CurrentOcMode: zes_oc_mode_t) -> ze_result_t {
-    crate::edge::call(86, || {
+    crate::edge::call(86, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcSetMode(&crate::driver::DRIVER, hFrequency, CurrentOcMode) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcSetTjMax(hFrequency: zes_freq_handle_t, ocTjMax: f64) -> ze_result_t {
-    crate::edge::call(87, || {
+    crate::edge::call(87, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcSetTjMax(&crate::driver::DRIVER, hFrequency, ocTjMax) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencyOcSetVoltageTarget(hFrequency: zes_freq_handle_t, CurrentVoltageTarget: f64, CurrentVoltageOffset: f64) -> ze_result_t {
-    crate::edge::call(88, || {
+    crate::edge::call(88, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencyOcSetVoltageTarget(&crate::driver::DRIVER, hFrequency, CurrentVoltageTarget, CurrentVoltageOffset) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesFrequencySetRange(hFrequency: zes_freq_handle_t, pLimits: *const zes_freq_range_t) -> ze_result_t {
-    crate::edge::call(89, || {
+    crate::edge::call(89, hFrequency.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesFrequencySetRange(&crate::driver::DRIVER, hFrequency, pLimits) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesInit(flags: zes_init_flags_t) -> ze_result_t {
-    crate::edge::call(90, || {
+    crate::edge::call(90, 0, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesInit(&crate::driver::DRIVER, flags) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesLedGetProperties(hLed: zes_led_handle_t, pProperties: *mut zes_led_properties_t) -> ze_result_t {
-    crate::edge::call(91, || {
+    crate::edge::call(91, hLed.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesLedGetProperties(&crate::driver::DRIVER, hLed, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesLedGetState(hLed: zes_led_handle_t, pState: *mut zes_led_state_t) -> ze_result_t {
-    crate::edge::call(92, || {
+    crate::edge::call(92, hLed.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesLedGetState(&crate::driver::DRIVER, hLed, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesLedSetColor(hLed: zes_led_handle_t, pColor: *const zes_led_color_t) -> ze_result_t {
-    crate::edge::call(93, || {
+    crate::edge::call(93, hLed.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesLedSetColor(&crate::driver::DRIVER, hLed, pColor) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesLedSetState(hLed: zes_led_handle_t, enable: ze_bool_t) -> ze_result_t {
-    crate::edge::call(94, || {
+    crate::edge::call(94, hLed.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesLedSetState(&crate::driver::DRIVER, hLed, enable) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesMemoryGetBandwidth(hMemory: zes_mem_handle_t, pBandwidth: *mut zes_mem_bandwidth_t) -> ze_result_t {
-    crate::edge::call(95, || {
+    crate::edge::call(95, hMemory.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesMemoryGetBandwidth(&crate::driver::DRIVER, hMemory, pBandwidth) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesMemoryGetProperties(hMemory: zes_mem_handle_t, pProperties: *mut zes_mem_properties_t) -> ze_result_t {
-    crate::edge::call(96, || {
+    crate::edge::call(96, hMemory.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesMemoryGetProperties(&crate::driver::DRIVER, hMemory, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesMemoryGetState(hMemory: zes_mem_handle_t, pState: *mut zes_mem_state_t) -> ze_result_t {
-    crate::edge::call(97, || {
+    crate::edge::call(97, hMemory.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesMemoryGetState(&crate::driver::DRIVER, hMemory, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetControlCurrentValue(hDomainHandle: zes_overclock_handle_t, DomainControl: zes_overclock_control_t, pValue: *mut f64) -> ze_result_t {
-    crate::edge::call(98, || {
+    crate::edge::call(98, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetControlCurrentValue(&crate::driver::DRIVER, hDomainHandle, DomainControl, pValue) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetControlPendingValue(hDomainHandle: zes_overclock_handle_t, DomainControl: zes_overclock_control_t, pValue: *mut f64) -> ze_result_t {
-    crate::edge::call(99, || {
+    crate::edge::call(99, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetControlPendingValue(&crate::driver::DRIVER, hDomainHandle, DomainControl, pValue) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetControlState(hDomainHandle: zes_overclock_handle_t, DomainControl: zes_overclock_control_t, pControlState: *mut zes_control_state_t, pPendingAction: *mut zes_pending_action_t) -> ze_result_t {
-    crate::edge::call(100, || {
+    crate::edge::call(100, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetControlState(&crate::driver::DRIVER, hDomainHandle, DomainControl, pControlState, pPendingAction) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetDomainControlProperties(hDomainHandle: zes_overclock_handle_t, DomainControl: zes_overclock_control_t, pControlProperties: *mut zes_control_property_t) -> ze_result_t {
-    crate::edge::call(101, || {
+    crate::edge::call(101, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetDomainControlProperties(&crate::driver::DRIVER, hDomainHandle, DomainControl, pControlProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetDomainProperties(hDomainHandle: zes_overclock_handle_t, pDomainProperties: *mut zes_overclock_properties_t) -> ze_result_t {
-    crate::edge::call(102, || {
+    crate::edge::call(102, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetDomainProperties(&crate::driver::DRIVER, hDomainHandle, pDomainProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetDomainVFProperties(hDomainHandle: zes_overclock_handle_t, pVFProperties: *mut zes_vf_property_t) -> ze_result_t {
-    crate::edge::call(103, || {
+    crate::edge::call(103, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetDomainVFProperties(&crate::driver::DRIVER, hDomainHandle, pVFProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockGetVFPointValues(hDomainHandle: zes_overclock_handle_t, VFType: zes_vf_type_t, VFArrayType: zes_vf_array_type_t, PointIndex: u32, PointValue: *mut u32) -> ze_result_t {
-    crate::edge::call(104, || {
+    crate::edge::call(104, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockGetVFPointValues(&crate::driver::DRIVER, hDomainHandle, VFType, VFArrayType, PointIndex, PointValue) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockSetControlUserValue(hDomainHandle: zes_overclock_handle_t, DomainControl: zes_overclock_control_t, pValue: f64, pPendingAction: *mut zes_pending_action_t) -> ze_result_t {
-    crate::edge::call(105, || {
+    crate::edge::call(105, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockSetControlUserValue(&crate::driver::DRIVER, hDomainHandle, DomainControl, pValue, pPendingAction) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesOverclockSetVFPointValues(hDomainHandle: zes_overclock_handle_t, VFType: zes_vf_type_t, PointIndex: u32, PointValue: u32) -> ze_result_t {
-    crate::edge::call(106, || {
+    crate::edge::call(106, hDomainHandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesOverclockSetVFPointValues(&crate::driver::DRIVER, hDomainHandle, VFType, PointIndex, PointValue) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPerformanceFactorGetConfig(hPerf: zes_perf_handle_t, pFactor: *mut f64) -> ze_result_t {
-    crate::edge::call(107, || {
+    crate::edge::call(107, hPerf.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPerformanceFactorGetConfig(&crate::driver::DRIVER, hPerf, pFactor) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPerformanceFactorGetProperties(hPerf: zes_perf_handle_t, pProperties: *mut zes_perf_properties_t) -> ze_result_t {
-    crate::edge::call(108, || {
+    crate::edge::call(108, hPerf.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPerformanceFactorGetProperties(&crate::driver::DRIVER, hPerf, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPerformanceFactorSetConfig(hPerf: zes_perf_handle_t, factor: f64) -> ze_result_t {
-    crate::edge::call(109, || {
+    crate::edge::call(109, hPerf.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPerformanceFactorSetConfig(&crate::driver::DRIVER, hPerf, factor) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetEnergyCounter(hPower: zes_pwr_handle_t, pEnergy: *mut zes_power_energy_counter_t) -> ze_result_t {
-    crate::edge::call(110, || {
+    crate::edge::call(110, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetEnergyCounter(&crate::driver::DRIVER, hPower, pEnergy) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetEnergyThreshold(hPower: zes_pwr_handle_t, pThreshold: *mut zes_energy_threshold_t) -> ze_result_t {
-    crate::edge::call(111, || {
+    crate::edge::call(111, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetEnergyThreshold(&crate::driver::DRIVER, hPower, pThreshold) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetLimits(hPower: zes_pwr_handle_t, pSustained: *mut zes_power_sustained_limit_t, pBurst: *mut zes_power_burst_limit_t, pPeak: *mut zes_power_peak_limit_t) -> ze_result_t {
-    crate::edge::call(112, || {
+    crate::edge::call(112, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetLimits(&crate::driver::DRIVER, hPower, pSustained, pBurst, pPeak) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetLimitsExt(hPower: zes_pwr_handle_t, pCount: *mut u32, pSustained: *mut zes_power_limit_ext_desc_t) -> ze_result_t {
-    crate::edge::call(113, || {
+    crate::edge::call(113, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetLimitsExt(&crate::driver::DRIVER, hPower, pCount, pSustained) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetLimitsExt2(hPower: zes_pwr_handle_t, pLimit: *mut u32) -> ze_result_t {
-    crate::edge::call(114, || {
+    crate::edge::call(114, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetLimitsExt2(&crate::driver::DRIVER, hPower, pLimit) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetProperties(hPower: zes_pwr_handle_t, pProperties: *mut zes_power_properties_t) -> ze_result_t {
-    crate::edge::call(115, || {
+    crate::edge::call(115, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetProperties(&crate::driver::DRIVER, hPower, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerGetUsage(hPower: zes_pwr_handle_t, pInstantPower: *mut u32, pAveragePower: *mut u32) -> ze_result_t {
-    crate::edge::call(116, || {
+    crate::edge::call(116, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerGetUsage(&crate::driver::DRIVER, hPower, pInstantPower, pAveragePower) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerSetEnergyThreshold(hPower: zes_pwr_handle_t, threshold: f64) -> ze_result_t {
-    crate::edge::call(117, || {
+    crate::edge::call(117, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerSetEnergyThreshold(&crate::driver::DRIVER, hPower, threshold) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerSetLimits(hPower: zes_pwr_handle_t, pSustained: *const zes_power_sustained_limit_t, pBurst: *const zes_power_burst_limit_t, pPeak: *const zes_power_peak_limit_t) -> ze_result_t {
-    crate::edge::call(118, || {
+    crate::edge::call(118, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerSetLimits(&crate::driver::DRIVER, hPower, pSustained, pBurst, pPeak) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerSetLimitsExt(hPower: zes_pwr_handle_t, pCount: *mut u32, pSustained: *mut zes_power_limit_ext_desc_t) -> ze_result_t {
-    crate::edge::call(119, || {
+    crate::edge::call(119, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerSetLimitsExt(&crate::driver::DRIVER, hPower, pCount, pSustained) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPowerSetLimitsExt2(hPower: zes_pwr_handle_t, limit: u32) -> ze_result_t {
-    crate::edge::call(120, || {
+    crate::edge::call(120, hPower.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPowerSetLimitsExt2(&crate::driver::DRIVER, hPower, limit) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPsuGetProperties(hPsu: zes_psu_handle_t, pProperties: *mut zes_psu_properties_t) -> ze_result_t {
-    crate::edge::call(121, || {
+    crate::edge::call(121, hPsu.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPsuGetProperties(&crate::driver::DRIVER, hPsu, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesPsuGetState(hPsu: zes_psu_handle_t, pState: *mut zes_psu_state_t) -> ze_result_t {
-    crate::edge::call(122, || {
+    crate::edge::call(122, hPsu.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesPsuGetState(&crate::driver::DRIVER, hPsu, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasClearStateExp(hRas: zes_ras_handle_t, category: zes_ras_error_category_exp_t) -> ze_result_t {
-    crate::edge::call(123, || {
+    crate::edge::call(123, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasClearStateExp(&crate::driver::DRIVER, hRas, category) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetConfig(hRas: zes_ras_handle_t, pConfig: *mut zes_ras_config_t) -> ze_result_t {
-    crate::edge::call(124, || {
+    crate::edge::call(124, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetConfig(&crate::driver::DRIVER, hRas, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetConfigExp(hRas: zes_ras_handle_t, count: u32, pConfig: *mut zes_ras_config_exp_t) -> ze_result_t {
-    crate::edge::call(125, || {
+    crate::edge::call(125, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetConfigExp(&crate::driver::DRIVER, hRas, count, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetProperties(hRas: zes_ras_handle_t, pProperties: *mut zes_ras_properties_t) -> ze_result_t {
-    crate::edge::call(126, || {
+    crate::edge::call(126, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetProperties(&crate::driver::DRIVER, hRas, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetState(hRas: zes_ras_handle_t, clear: ze_bool_t, pState: *mut zes_ras_state_t) -> ze_result_t {
-    crate::edge::call(127, || {
+    crate::edge::call(127, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetState(&crate::driver::DRIVER, hRas, clear, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetStateExp(hRas: zes_ras_handle_t, pCount: *mut u32, pState: *mut zes_ras_state_exp_t) -> ze_result_t {
-    crate::edge::call(128, || {
+    crate::edge::call(128, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetStateExp(&crate::driver::DRIVER, hRas, pCount, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetStateExp2(hRas: zes_ras_handle_t, count: u32, pCategories: *const zes_ras_error_category_exp_t, pState: *mut zes_ras_state_exp2_t) -> ze_result_t {
-    crate::edge::call(129, || {
+    crate::edge::call(129, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetStateExp2(&crate::driver::DRIVER, hRas, count, pCategories, pState) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasGetSupportedCategoriesExp(hRas: zes_ras_handle_t, pCount: *mut u32, pCategories: *mut zes_ras_error_category_exp_t) -> ze_result_t {
-    crate::edge::call(130, || {
+    crate::edge::call(130, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasGetSupportedCategoriesExp(&crate::driver::DRIVER, hRas, pCount, pCategories) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasSetConfig(hRas: zes_ras_handle_t, pConfig: *const zes_ras_config_t) -> ze_result_t {
-    crate::edge::call(131, || {
+    crate::edge::call(131, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasSetConfig(&crate::driver::DRIVER, hRas, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesRasSetConfigExp(hRas: zes_ras_handle_t, count: u32, pConfig: *const zes_ras_config_exp_t) -> ze_result_t {
-    crate::edge::call(132, || {
+    crate::edge::call(132, hRas.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesRasSetConfigExp(&crate::driver::DRIVER, hRas, count, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerGetCurrentMode(hScheduler: zes_sched_handle_t, pMode: *mut zes_sched_mode_t) -> ze_result_t {
-    crate::edge::call(133, || {
+    crate::edge::call(133, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerGetCurrentMode(&crate::driver::DRIVER, hScheduler, pMode) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerGetProperties(hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_properties_t) -> ze_result_t {
-    crate::edge::call(134, || {
+    crate::edge::call(134, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerGetProperties(&crate::driver::DRIVER, hScheduler, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerGetTimeoutModeProperties(hScheduler: zes_sched_handle_t, getDefaults: ze_bool_t, pConfig: *mut zes_sched_timeout_properties_t) -> ze_result_t {
-    crate::edge::call(135, || {
+    crate::edge::call(135, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerGetTimeoutModeProperties(&crate::driver::DRIVER, hScheduler, getDefaults, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerGetTimesliceModeProperties(hScheduler: zes_sched_handle_t, getDefaults: ze_bool_t, pConfig: *mut zes_sched_timeslice_properties_t) -> ze_result_t {
-    crate::edge::call(136, || {
+    crate::edge::call(136, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerGetTimesliceModeProperties(&crate::driver::DRIVER, hScheduler, getDefaults, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerSetComputeUnitDebugMode(hScheduler: zes_sched_handle_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(137, || {
+    crate::edge::call(137, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerSetComputeUnitDebugMode(&crate::driver::DRIVER, hScheduler, pNeedReload) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerSetExclusiveMode(hScheduler: zes_sched_handle_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(138, || {
+    crate::edge::call(138, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerSetExclusiveMode(&crate::driver::DRIVER, hScheduler, pNeedReload) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerSetTimeoutMode(hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_timeout_properties_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(139, || {
+    crate::edge::call(139, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerSetTimeoutMode(&crate::driver::DRIVER, hScheduler, pProperties, pNeedReload) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesSchedulerSetTimesliceMode(hScheduler: zes_sched_handle_t, pProperties: *mut zes_sched_timeslice_properties_t, pNeedReload: *mut ze_bool_t) -> ze_result_t {
-    crate::edge::call(140, || {
+    crate::edge::call(140, hScheduler.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesSchedulerSetTimesliceMode(&crate::driver::DRIVER, hScheduler, pProperties, pNeedReload) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesStandbyGetMode(hStandby: zes_standby_handle_t, pMode: *mut zes_standby_promo_mode_t) -> ze_result_t {
-    crate::edge::call(141, || {
+    crate::edge::call(141, hStandby.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesStandbyGetMode(&crate::driver::DRIVER, hStandby, pMode) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesStandbyGetProperties(hStandby: zes_standby_handle_t, pProperties: *mut zes_standby_properties_t) -> ze_result_t {
-    crate::edge::call(142, || {
+    crate::edge::call(142, hStandby.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesStandbyGetProperties(&crate::driver::DRIVER, hStandby, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesStandbySetMode(hStandby: zes_standby_handle_t, mode: zes_standby_promo_mode_t) -> ze_result_t {
-    crate::edge::call(143, || {
+    crate::edge::call(143, hStandby.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesStandbySetMode(&crate::driver::DRIVER, hStandby, mode) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesTemperatureGetConfig(hTemperature: zes_temp_handle_t, pConfig: *mut zes_temp_config_t) -> ze_result_t {
-    crate::edge::call(144, || {
+    crate::edge::call(144, hTemperature.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesTemperatureGetConfig(&crate::driver::DRIVER, hTemperature, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesTemperatureGetProperties(hTemperature: zes_temp_handle_t, pProperties: *mut zes_temp_properties_t) -> ze_result_t {
-    crate::edge::call(145, || {
+    crate::edge::call(145, hTemperature.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesTemperatureGetProperties(&crate::driver::DRIVER, hTemperature, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesTemperatureGetState(hTemperature: zes_temp_handle_t, pTemperature: *mut f64) -> ze_result_t {
-    crate::edge::call(146, || {
+    crate::edge::call(146, hTemperature.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesTemperatureGetState(&crate::driver::DRIVER, hTemperature, pTemperature) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesTemperatureSetConfig(hTemperature: zes_temp_handle_t, pConfig: *const zes_temp_config_t) -> ze_result_t {
-    crate::edge::call(147, || {
+    crate::edge::call(147, hTemperature.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesTemperatureSetConfig(&crate::driver::DRIVER, hTemperature, pConfig) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFCapabilitiesExp(hVFhandle: zes_vf_handle_t, pCapability: *mut zes_vf_exp_capabilities_t) -> ze_result_t {
-    crate::edge::call(148, || {
+    crate::edge::call(148, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFCapabilitiesExp(&crate::driver::DRIVER, hVFhandle, pCapability) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFCapabilitiesExp2(hVFhandle: zes_vf_handle_t, pCapability: *mut zes_vf_exp2_capabilities_t) -> ze_result_t {
-    crate::edge::call(149, || {
+    crate::edge::call(149, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFCapabilitiesExp2(&crate::driver::DRIVER, hVFhandle, pCapability) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFEngineUtilizationExp(hVFhandle: zes_vf_handle_t, pCount: *mut u32, pEngineUtil: *mut zes_vf_util_engine_exp_t) -> ze_result_t {
-    crate::edge::call(150, || {
+    crate::edge::call(150, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFEngineUtilizationExp(&crate::driver::DRIVER, hVFhandle, pCount, pEngineUtil) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFEngineUtilizationExp2(hVFhandle: zes_vf_handle_t, pCount: *mut u32, pEngineUtil: *mut zes_vf_util_engine_exp2_t) -> ze_result_t {
-    crate::edge::call(151, || {
+    crate::edge::call(151, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFEngineUtilizationExp2(&crate::driver::DRIVER, hVFhandle, pCount, pEngineUtil) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFMemoryUtilizationExp(hVFhandle: zes_vf_handle_t, pCount: *mut u32, pMemUtil: *mut zes_vf_util_mem_exp_t) -> ze_result_t {
-    crate::edge::call(152, || {
+    crate::edge::call(152, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFMemoryUtilizationExp(&crate::driver::DRIVER, hVFhandle, pCount, pMemUtil) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFMemoryUtilizationExp2(hVFhandle: zes_vf_handle_t, pCount: *mut u32, pMemUtil: *mut zes_vf_util_mem_exp2_t) -> ze_result_t {
-    crate::edge::call(153, || {
+    crate::edge::call(153, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFMemoryUtilizationExp2(&crate::driver::DRIVER, hVFhandle, pCount, pMemUtil) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementGetVFPropertiesExp(hVFhandle: zes_vf_handle_t, pProperties: *mut zes_vf_exp_properties_t) -> ze_result_t {
-    crate::edge::call(154, || {
+    crate::edge::call(154, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementGetVFPropertiesExp(&crate::driver::DRIVER, hVFhandle, pProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementSetVFTelemetryModeExp(hVFhandle: zes_vf_handle_t, flags: zes_vf_info_util_exp_flags_t, enable: ze_bool_t) -> ze_result_t {
-    crate::edge::call(155, || {
+    crate::edge::call(155, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementSetVFTelemetryModeExp(&crate::driver::DRIVER, hVFhandle, flags, enable) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zesVFManagementSetVFTelemetrySamplingIntervalExp(hVFhandle: zes_vf_handle_t, flag: zes_vf_info_util_exp_flags_t, samplingInterval: u64) -> ze_result_t {
-    crate::edge::call(156, || {
+    crate::edge::call(156, hVFhandle.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zesVFManagementSetVFTelemetrySamplingIntervalExp(&crate::driver::DRIVER, hVFhandle, flag, samplingInterval) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeInit(flags: ze_init_flags_t) -> ze_result_t {
-    crate::edge::call(157, || {
+    crate::edge::call(157, 0, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeInit(&crate::driver::DRIVER, flags) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDriverGet(pCount: *mut u32, phDrivers: *mut ze_driver_handle_t) -> ze_result_t {
-    crate::edge::call(158, || {
+    crate::edge::call(158, 0, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDriverGet(&crate::driver::DRIVER, pCount, phDrivers) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDriverGetApiVersion(hDriver: ze_driver_handle_t, version: *mut ze_api_version_t) -> ze_result_t {
-    crate::edge::call(159, || {
+    crate::edge::call(159, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDriverGetApiVersion(&crate::driver::DRIVER, hDriver, version) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDriverGetProperties(hDriver: ze_driver_handle_t, pDriverProperties: *mut ze_driver_properties_t) -> ze_result_t {
-    crate::edge::call(160, || {
+    crate::edge::call(160, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDriverGetProperties(&crate::driver::DRIVER, hDriver, pDriverProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDriverGetExtensionProperties(hDriver: ze_driver_handle_t, pCount: *mut u32, pExtensionProperties: *mut ze_driver_extension_properties_t) -> ze_result_t {
-    crate::edge::call(161, || {
+    crate::edge::call(161, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDriverGetExtensionProperties(&crate::driver::DRIVER, hDriver, pCount, pExtensionProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDriverGetExtensionFunctionAddress(hDriver: ze_driver_handle_t, name: *const c_char, ppFunctionAddress: *mut *mut c_void) -> ze_result_t {
-    crate::edge::call(162, || {
+    crate::edge::call(162, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDriverGetExtensionFunctionAddress(&crate::driver::DRIVER, hDriver, name, ppFunctionAddress) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDeviceGet(hDriver: ze_driver_handle_t, pCount: *mut u32, phDevices: *mut ze_device_handle_t) -> ze_result_t {
-    crate::edge::call(163, || {
+    crate::edge::call(163, hDriver.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDeviceGet(&crate::driver::DRIVER, hDriver, pCount, phDevices) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDeviceGetProperties(hDevice: ze_device_handle_t, pDeviceProperties: *mut ze_device_properties_t) -> ze_result_t {
-    crate::edge::call(164, || {
+    crate::edge::call(164, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDeviceGetProperties(&crate::driver::DRIVER, hDevice, pDeviceProperties) }
     })
 }
 pub(crate) unsafe extern "C" fn shim_zeDeviceGetSubDevices(hDevice: ze_device_handle_t, pCount: *mut u32, phSubdevices: *mut ze_device_handle_t) -> ze_result_t {
-    crate::edge::call(165, || {
+    crate::edge::call(165, hDevice.0 as usize, || {
         // SAFETY: the arguments are passed on unchanged from the C caller, who upholds the
         // function's contract; the driver validates handles and pointers itself.
         unsafe { Driver::zeDeviceGetSubDevices(&crate::driver::DRIVER, hDevice, pCount, phSubdevices) }

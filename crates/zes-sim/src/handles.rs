@@ -39,6 +39,16 @@ pub fn parse(handle: *mut c_void, kind: Kind) -> Option<(usize, usize)> {
     Some((((raw >> 24) & 0xFFFF) as usize, (raw & 0xFF_FFFF) as usize))
 }
 
+/// The device a handle of any kind but the driver belongs to, if it is one of ours.
+pub fn device_of(raw: usize) -> Option<usize> {
+    let raw = raw as u64;
+    let kind = (raw >> 40) & 0xFF;
+    if raw & TAG_MASK != TAG || kind == Kind::Driver as u64 || kind == 0 || kind > Kind::Performance as u64 {
+        return None;
+    }
+    Some(((raw >> 24) & 0xFFFF) as usize)
+}
+
 pub fn driver() -> *mut c_void {
     make(Kind::Driver, 0, 0)
 }
@@ -56,5 +66,8 @@ mod tests {
         assert_eq!(parse(core::ptr::null_mut(), Kind::Engine), None);
         assert_eq!(parse(0x1234 as *mut c_void, Kind::Engine), None);
         assert_ne!(make(Kind::Device, 0, 0), make(Kind::Device, 1, 0));
+        assert_eq!(device_of(h as usize), Some(3));
+        assert_eq!(device_of(driver() as usize), None);
+        assert_eq!(device_of(0), None);
     }
 }

@@ -45,7 +45,13 @@ fn build(result: Result<MachineConfig, String>) -> Machine {
         }
     };
     crate::edge::set_rules(&cfg.faults.rules);
+    // A new machine starts with no per-device latencies.
+    crate::edge::clear_latencies();
     crate::edge::set_latency_us(cfg.faults.latency_us);
+    for &(device, us) in &cfg.faults.device_latency_us {
+        // In range: checked when the file was parsed.
+        let _ = crate::edge::set_device_latency_us(device, us);
+    }
     Machine::new(cfg)
 }
 
