@@ -41,7 +41,7 @@ for _ in range(50):
         time.sleep(0.1)
 else:
     raise SystemExit("exporter did not answer")
-lines = [l for l in body.splitlines() if l.startswith(("hw_gpu_power_watts", "hw_gpu_utilization_ratio", "hw_gpu_temperature"))]
 print(f"$ curl {url}   ({len(body.splitlines())} lines; a few of them:)")
-print("\n".join(lines[:12]))
+for family in ("hw_gpu_power_watts{", "hw_gpu_utilization_ratio{", "hw_gpu_temperature_celsius{"):
+    print("\n".join([l for l in body.splitlines() if l.startswith(family)][:3]))
 PY

@@ -119,6 +119,7 @@ fn records(out: &mut Out, format: Format, key: &str, records: Vec<Value>) {
                         continue;
                     }
                     reasons.extend(reason);
+                    let value = crate::output::human(&path, &value);
                     t.push(vec![format!("  {path}"), value]);
                 }
                 for l in t.render() {

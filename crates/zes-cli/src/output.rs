@@ -141,6 +141,46 @@ pub fn failure_reason(value: &Value) -> Option<Reason> {
     })
 }
 
+/// A metric value for people: the JSON and CSV keep base units (bytes, hertz, watts, ratios),
+/// tables show them scaled and with their unit, chosen by the metric name's suffix.
+pub fn human(path: &str, value: &str) -> String {
+    let Ok(x) = value.parse::<f64>() else { return value.to_string() };
+    let name = path.rsplit('.').next().unwrap_or(path);
+    let bytes = |x: f64| {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut v = x;
+        let mut unit = 0;
+        while v.abs() >= 1024.0 && unit + 1 < units.len() {
+            v /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            format!("{v:.0} B")
+        } else {
+            format!("{v:.1} {}", units[unit])
+        }
+    };
+    if name.ends_with("_bytes_per_s") {
+        format!("{:.2} GB/s", x / 1e9)
+    } else if name.ends_with("_bytes") {
+        bytes(x)
+    } else if name.ends_with("_hz") {
+        format!("{:.0} MHz", x / 1e6)
+    } else if name.ends_with("_w") {
+        format!("{x:.1} W")
+    } else if name.ends_with("_j") {
+        format!("{x:.1} J")
+    } else if name == "utilization" || name.ends_with("_ratio") {
+        format!("{:.1} %", x * 100.0)
+    } else if name == "celsius" {
+        format!("{x:.0} °C")
+    } else if name.ends_with("_s") {
+        format!("{x} s")
+    } else {
+        value.to_string()
+    }
+}
+
 /// Flattens a JSON record into `(metric path, value text)` pairs. Array elements are named by
 /// their identifying field (`power.card.power_w`, `temperature.gpu@sd0.celsius`); failed
 /// readings become their marker (`[P]`), with the reason text in `reasons`.
@@ -273,6 +313,19 @@ pub fn legend(out: &mut Out, reasons: impl IntoIterator<Item = Reason>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tables_show_scaled_values_with_units() {
+        assert_eq!(super::human("power.card.power_w", "95.035"), "95.0 W");
+        assert_eq!(super::human("frequency.gpu.actual_hz", "2400000000"), "2400 MHz");
+        assert_eq!(super::human("memory.0:device.used_bytes", "1543503872"), "1.4 GiB");
+        assert_eq!(super::human("memory.0:device.read_bytes_per_s", "40000111532.5"), "40.00 GB/s");
+        assert_eq!(super::human("engines.all.utilization", "0.3"), "30.0 %");
+        assert_eq!(super::human("temperature.gpu.celsius", "39"), "39 °C");
+        assert_eq!(super::human("window_s", "0.2"), "0.2 s");
+        assert_eq!(super::human("power.card.power_w", "[P]"), "[P]");
+        assert_eq!(super::human("fans.0.rpm", "600"), "600");
+    }
 
     #[test]
     fn flatten_names_elements_and_marks_failures() {
