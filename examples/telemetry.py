@@ -1,7 +1,7 @@
 """Print the telemetry of every GPU, the Pythonic way.
 
-    PYZES_SIMULATE=1 python3 examples/telemetry.py      # the built-in simulated GPUs
-    python3 examples/telemetry.py                       # the real GPUs of this machine
+PYZES_SIMULATE=1 python3 examples/telemetry.py      # the built-in simulated GPUs
+python3 examples/telemetry.py                       # the real GPUs of this machine
 """
 
 import pyzes

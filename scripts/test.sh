@@ -24,7 +24,8 @@ cargo test --workspace --quiet
 
 step "Python package"
 python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall .
-ruff check python tests/python benchmarks
+ruff check python tests/python benchmarks examples
+ruff format --check python tests/python benchmarks examples
 
 step "Python tests through Debian's real loader (legacy path)"
 PYZES_TEST_REAL_LOADER=1 python3 -m pytest tests/python -q -p no:cacheprovider

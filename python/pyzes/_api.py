@@ -236,15 +236,15 @@ class MemoryModule(_Component):
             s.size,
         )
 
-    def bandwidth_bytes_per_s(self, interval: float = 0.1) -> tuple[float, float]:
-        """Read and write bandwidth (bytes/s) over `interval` seconds."""
+    def bandwidth_bytes_per_s(self, interval: float = 0.1) -> tuple[float, float] | None:
+        """Read and write bandwidth (bytes/s) over `interval` seconds; None when the two samples
+        give no rate (identical timestamps, a counter that went backwards)."""
         a = self.bandwidth()
         time.sleep(interval)
         b = self.bandwidth()
-        dt = (b.timestamp - a.timestamp) / 1e6
-        if dt <= 0:
-            return 0.0, 0.0
-        return (b.readCounter - a.readCounter) / dt, (b.writeCounter - a.writeCounter) / dt
+        return A._native.memory_bandwidth(
+            (a.readCounter, a.writeCounter, a.timestamp), (b.readCounter, b.writeCounter, b.timestamp)
+        )
 
 
 class PowerDomainHandle(_Component):
@@ -265,13 +265,13 @@ class PowerDomainHandle(_Component):
         e = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
         return e.energy / 1e6, e.timestamp / 1e6
 
-    def watts(self, interval: float = 0.1) -> float:
-        """Average power over `interval` seconds, from two energy samples."""
+    def watts(self, interval: float = 0.1) -> float | None:
+        """Average power over `interval` seconds, from two energy samples; None when they give no
+        rate (identical timestamps, or a counter that wrapped or reset: never a bogus value)."""
         a = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
         time.sleep(interval)
         b = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
-        dt = b.timestamp - a.timestamp
-        return (b.energy - a.energy) / dt if dt > 0 else 0.0
+        return A._native.power_watts((a.energy, a.timestamp), (b.energy, b.timestamp))
 
     def limits(self) -> list[PowerLimit]:
         count = c_uint32(0)
@@ -368,20 +368,18 @@ class Engine(_Component):
         s = _get(A.zesEngineGetActivity, self.handle, A.zes_engine_stats_t)
         return s.activeTime, s.timestamp
 
-    def utilization(self, interval: float = 0.1) -> float:
-        """Percent of `interval` the engine group was busy."""
+    def utilization(self, interval: float = 0.1) -> float | None:
+        """Percent of `interval` the engine group was busy (None: the samples give no rate)."""
         a = self.activity()
         time.sleep(interval)
         b = self.activity()
         return utilization_percent(a, b)
 
 
-def utilization_percent(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Busy percentage between two (activeTime, timestamp) samples, clamped to 0..100."""
-    dt = b[1] - a[1]
-    if dt <= 0:
-        return 0.0
-    return max(0.0, min(100.0, 100.0 * (b[0] - a[0]) / dt))
+def utilization_percent(a: tuple[int, int], b: tuple[int, int]) -> float | None:
+    """Busy percentage (0..100) between two (activeTime, timestamp) samples, computed by the Rust
+    core's metrics; None when the samples give no rate."""
+    return A._native.engine_utilization(a, b)
 
 
 class Fan(_Component):
@@ -529,7 +527,7 @@ class Device:
             raise ZesError(A.ZE_RESULT_ERROR_UNSUPPORTED_FEATURE, "energy_joules", "no power domain")
         return d.energy()[0]
 
-    def power_watts(self, interval: float = 0.1) -> float:
+    def power_watts(self, interval: float = 0.1) -> float | None:
         d = self.card_power_domain()
         if d is None:
             raise ZesError(A.ZE_RESULT_ERROR_UNSUPPORTED_FEATURE, "power_watts", "no power domain")
@@ -556,17 +554,20 @@ class Device:
             out[key] = s.read()
         return out
 
-    def utilization(self, interval: float = 0.1, group: int | None = None) -> dict[str, float]:
-        """Busy percent per engine group over one shared `interval`."""
+    def utilization(self, interval: float = 0.1, group: int | None = None) -> dict[str, float | None]:
+        """Busy percent per engine group over one shared `interval` (None where the two samples
+        give no rate); several engines of one group and tile report their busiest."""
         engines = [e for e in self.engines() if group is None or e.properties.type == group]
         first = [e.activity() for e in engines]
         time.sleep(interval)
-        out: dict[str, float] = {}
+        out: dict[str, float | None] = {}
         for e, a in zip(engines, first):
             key = getattr(e.group, "name", str(e.group))
             if e.properties.onSubdevice:
                 key += f"/{e.properties.subdeviceId}"
-            out[key] = max(out.get(key, 0.0), utilization_percent(a, e.activity()))
+            pct = utilization_percent(a, e.activity())
+            known = [v for v in (out.get(key), pct) if v is not None]
+            out[key] = max(known) if known else None
         return out
 
     def processes(self) -> list[Process]:

@@ -160,3 +160,41 @@ def test_native_snapshot_matches_truth(frozen):
         assert used == t["memory_used_bytes"]
         assert [p["pid"] for p in s["processes"]["value"]] == [p["pid"] for p in t["processes"]]
     json.dumps(snaps)
+
+
+def test_rates_refuse_identical_timestamps(frozen):
+    # A frozen clock gives two samples with the same timestamp: no rate, rather than 0 or inf.
+    d = pyzes.devices()[2]
+    assert d.power_watts(interval=0.01) is None
+    assert set(d.utilization(interval=0.01).values()) == {None}
+    mem = d.memory_modules()[0]
+    assert mem.bandwidth_bytes_per_s(interval=0.01) is None
+
+
+def test_repeated_samples_give_no_rate():
+    sim({"op": "fault", "repeat_timestamps": True})
+    dom = pyzes.devices()[2].card_power_domain()
+    assert dom.watts(interval=0.02) is None
+
+
+def test_energy_counter_wrap_never_gives_absurd_watts():
+    # Counters wrap every 20 J (about every 80 ms at the A770's 250 W): many samples straddle a wrap.
+    sim({"op": "fault", "energy_wrap_uj": 20_000_000})
+    dom = pyzes.devices()[2].card_power_domain()
+    readings = [dom.watts(interval=0.05) for _ in range(12)]
+    assert None in readings, readings
+    assert all(w is None or 0 <= w <= 300 for w in readings), readings
+    tdp = next(lim for lim in dom.limits() if lim.level == enums.PowerLevel.SUSTAINED).limit_mw / 1000
+    assert any(w is not None and 0 < w <= tdp for w in readings), readings
+
+
+def test_rates_match_the_rust_core():
+    # One implementation serves both APIs: the Pythonic rates are the Rust core's metrics.
+    native = pyzes._native
+    assert native.power_watts((1_000_000, 10), (3_000_000, 10_010)) == pytest.approx(200.0)
+    assert native.power_watts((5_000_000, 10), (1_000, 20)) is None  # counter reset
+    assert native.power_watts((1, 10), (2, 10)) is None  # same timestamp
+    assert native.engine_utilization((0, 0), (250, 1000)) == pytest.approx(25.0)
+    assert native.memory_bandwidth((0, 0, 0), (2_000, 1_000, 1_000_000)) == pytest.approx((2000.0, 1000.0))
+    assert native.pci_throughput((10, 10, 0), (5, 20, 1_000_000)) is None
+    assert native.throttle_ratio((0, 0), (500, 1000)) == pytest.approx(0.5)

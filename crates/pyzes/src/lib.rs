@@ -13,6 +13,7 @@ use pyo3::types::PyDict;
 // the same file as a driver through `ZE_ENABLE_ALT_DRIVERS`.
 use zes_sim as _;
 
+mod metrics;
 #[allow(unsafe_code)]
 mod raw;
 mod state;
@@ -108,6 +109,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(zes_smi, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_register_types, m)?)?;
     m.add_function(wrap_pyfunction!(raw::_driver_floor_ns, m)?)?;
+    metrics::register(m)?;
     raw::generated::register(m)?;
     m.add(
         "_simulated_driver_entry_points",
