@@ -252,11 +252,19 @@ fn one_slow_device_leaves_the_others_flowing() {
     let stamp = |page: &str, d: u32| {
         value(page, "zes_exporter_last_sample_timestamp_seconds", &[&format!("device=\"{d}\"")])
     };
-    let page = e.wait_for("zes_exporter_last_sample_timestamp_seconds{device=\"2\"");
-    let (first0, first2) = (stamp(&page, 0).unwrap(), stamp(&page, 2).unwrap());
+    // Devices are read by threads of their own: wait until both fast ones have a first sample.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (first0, first2) = loop {
+        let (_, _, page) = get(&e.addr, "/metrics", &[]);
+        if let (Some(a), Some(b)) = (stamp(&page, 0), stamp(&page, 2)) {
+            break (a, b);
+        }
+        assert!(Instant::now() < deadline, "no first samples of devices 0 and 2:\n{page}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let mut worst = Duration::ZERO;
     let deadline = Instant::now() + Duration::from_millis(1500);
-    let mut page = page;
+    let mut page = String::new();
     while Instant::now() < deadline {
         let t = Instant::now();
         let (status, _, body) = get(&e.addr, "/metrics", &[]);
