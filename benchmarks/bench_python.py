@@ -43,6 +43,21 @@ def per_call_ns(fn, n: int) -> float:
     return best
 
 
+def interleaved_ns(cases: dict, n: int, rounds: int = 15) -> dict:
+    """Best ns per call of each case, measured in interleaved rounds so that a noisy moment of the
+    machine hits every case alike (their ratios are what the figures compare)."""
+    best = dict.fromkeys(cases, float("inf"))
+    for fn in cases.values():
+        fn()  # warm up
+    for _ in range(rounds):
+        for label, fn in cases.items():
+            t0 = time.perf_counter_ns()
+            for _ in range(n):
+                fn()
+            best[label] = min(best[label], (time.perf_counter_ns() - t0) / n)
+    return best
+
+
 # ---- the original's style: argtypes and restype set on every call --------------------------------
 
 
@@ -151,58 +166,44 @@ def main() -> None:
     n = 200_000
     print(f"library: {pyzes.library_info()}")
     print(f"devices: {len(devices)} simulated ({os.environ['ZES_SIM_PRESET']})\n")
-    rows = []
-    rows.append(
-        (
-            "pyzes C-mirror  zesMemoryGetState(h, byref(s))",
-            per_call_ns(lambda: A.zesMemoryGetState(mem, byref(state)), n),
-        )
-    )
-    rows.append(("pyzes C-mirror  zesMemoryGetState(h, s)", per_call_ns(lambda: A.zesMemoryGetState(mem, state), n)))
-    rows.append(
-        (
-            "pyzes C-mirror  zesDeviceGetProperties(h, byref(p))",
-            per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(props)), n),
-        )
-    )
     chained = A.zes_device_properties_t()
     ext = A.zes_device_ext_properties_t()
     chained.pNext = A.cast(A.pointer(ext), c_void_p)
-    rows.append(
-        (
-            "pyzes C-mirror  zesDeviceGetProperties, ext chained",
-            per_call_ns(lambda: A.zesDeviceGetProperties(dev, byref(chained)), n),
-        )
-    )
+    cases = {
+        "pyzes C-mirror  zesMemoryGetState(h, byref(s))": lambda: A.zesMemoryGetState(mem, byref(state)),
+        "pyzes C-mirror  zesMemoryGetState(h, s)": lambda: A.zesMemoryGetState(mem, state),
+        "pyzes C-mirror  zesDeviceGetProperties(h, byref(p))": lambda: A.zesDeviceGetProperties(dev, byref(props)),
+        "pyzes C-mirror  zesDeviceGetProperties, ext chained": lambda: A.zesDeviceGetProperties(dev, byref(chained)),
+    }
     if LOADER is not None:
         orig = Original(LOADER)
-        rows.append(
-            (
-                "original style  zesMemoryGetState (argtypes per call)",
-                per_call_ns(lambda: orig.zesMemoryGetState(mem, byref(state)), n),
-            )
-        )
-        rows.append(
-            (
-                "original style  zesDeviceGetProperties",
-                per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(props)), n),
-            )
-        )
-        rows.append(
-            (
-                "original style  zesDeviceGetProperties, ext chained",
-                per_call_ns(lambda: orig.zesDeviceGetProperties(dev, byref(chained)), n),
-            )
-        )
         pre = LOADER.zesMemoryGetState
         pre.argtypes = [A.zes_mem_handle_t, POINTER(A.zes_mem_state_t)]
         pre.restype = c_int32
-        rows.append(("ctypes pre-configured  zesMemoryGetState", per_call_ns(lambda: pre(mem, byref(state)), n)))
+        cases.update(
+            {
+                "original style  zesMemoryGetState (argtypes per call)": lambda: orig.zesMemoryGetState(
+                    mem, byref(state)
+                ),
+                "original style  zesDeviceGetProperties": lambda: orig.zesDeviceGetProperties(dev, byref(props)),
+                "original style  zesDeviceGetProperties, ext chained": lambda: orig.zesDeviceGetProperties(
+                    dev, byref(chained)
+                ),
+                "ctypes pre-configured  zesMemoryGetState": lambda: pre(mem, byref(state)),
+            }
+        )
+    rows = list(interleaved_ns(cases, n // 5).items())
     floor = min(A._native._driver_floor_ns(mem.value, n) for _ in range(3))
     rows.append(("driver + loader alone (loop in Rust, no Python)", floor))
     for label, ns in rows:
         extra = f"   binding overhead {ns - floor:6.0f} ns" if "MemoryGetState" in label else ""
         print(f"{label:58s} {ns:8.0f} ns/call{extra}")
+    timings = dict(rows)
+    original = timings.get("original style  zesMemoryGetState (argtypes per call)")
+    if original:
+        for form in ("zesMemoryGetState(h, byref(s))", "zesMemoryGetState(h, s)"):
+            ratio = timings[f"pyzes C-mirror  {form}"] / original
+            print(f"ratio to the original style, {form:34s} {ratio:5.2f}  (target <= 0.25)")
 
     print()
     snap = per_call_ns(lambda: pyzes.Sysman().snapshot(), 20) / 1e3
