@@ -61,6 +61,11 @@ def emit(abi: Abi) -> str:
     for s in abi.structs:
         w(f'    "{s["name"]}",\n')
     w("];\n\n")
+    w("/// Size of each struct of `STRUCT_NAMES` in the ABI's layout.\n")
+    w("pub(crate) const STRUCT_SIZES: &[usize] = &[\n")
+    for s in abi.structs:
+        w(f'    {struct_layout(abi, s["name"])["size"]},\n')
+    w("];\n\n")
     w(f"/// Handle kind of `zes_mem_handle_t` (for the benchmark helper).\n")
     w(f"pub(crate) const HANDLE_KIND_MEM: u8 = {handle_kind['zes_mem_handle_t']};\n\n")
     w("/// Per struct: (starts with stype/pNext, family of its structure types: 0 ze, 1 zes).\n")

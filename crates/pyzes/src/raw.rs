@@ -160,6 +160,29 @@ static CTYPES: GILOnceCell<Ctypes> = GILOnceCell::new();
 /// struct index (generated order) -> registered class.
 static STRUCT_CLASSES: GILOnceCell<Vec<Py<PyType>>> = GILOnceCell::new();
 static STRUCT_INDEX: GILOnceCell<HashMap<usize, usize>> = GILOnceCell::new();
+/// The handle classes of the ABI module (all `c_void_p` subclasses), for a fast type check.
+static HANDLE_CLASSES: GILOnceCell<Vec<Py<PyType>>> = GILOnceCell::new();
+
+/// Type information without the registry lookup, for the commonest arguments: a `byref()`
+/// object, and an instance of exactly the registered class of the struct a parameter expects.
+fn quick_info(py: Python<'_>, c: &Ctypes, ty: &Bound<'_, PyType>, expect: Elem) -> Option<TypeInfo> {
+    if ty.is(c.carg.bind(py)) {
+        return Some(TypeInfo { kind: Kind::CArg, size: 0 });
+    }
+    if let Elem::Struct { idx, size } = expect {
+        let class = STRUCT_CLASSES.get(py).and_then(|classes| classes.get(idx))?;
+        // The registered classes have the ABI's sizes (checked when they are registered).
+        if ty.is(class.bind(py)) {
+            return Some(TypeInfo { kind: Kind::Struct { idx: Some(idx) }, size });
+        }
+    }
+    None
+}
+
+/// Whether `ty` is one of the ABI module's handle classes.
+fn is_handle_class(py: Python<'_>, ty: &Bound<'_, PyType>) -> bool {
+    HANDLE_CLASSES.get(py).is_some_and(|classes| classes.iter().any(|class| ty.is(class.bind(py))))
+}
 
 fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
     CTYPES.get_or_try_init(py, || {
@@ -248,21 +271,36 @@ fn address_of(py: Python<'_>, c: &Ctypes, obj: &Bound<'_, PyAny>) -> PyResult<us
 pub(crate) fn _register_types(
     py: Python<'_>,
     structs: &Bound<'_, PyDict>,
-    _handles: &Bound<'_, PyDict>,
+    handles: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    ctypes(py)?;
+    let c = ctypes(py)?;
     let mut classes = Vec::new();
     let mut index = HashMap::new();
-    for (i, name) in generated::STRUCT_NAMES.iter().enumerate() {
+    for (i, (name, size)) in generated::STRUCT_NAMES.iter().zip(generated::STRUCT_SIZES).enumerate() {
         let class = structs
             .get_item(name)?
             .ok_or_else(|| PyTypeError::new_err(format!("struct {name} missing from the ABI module")))?
             .downcast_into::<PyType>()?;
+        let actual: usize = c.sizeof.call1(py, (&class,))?.extract(py)?;
+        if actual != *size {
+            return Err(PyTypeError::new_err(format!(
+                "struct {name}: ctypes size {actual}, ABI size {size}"
+            )));
+        }
         index.insert(class.as_ptr() as usize, i);
         classes.push(class.unbind());
     }
+    let mut handle_classes = Vec::new();
+    for class in handles.values() {
+        let class = class.downcast_into::<PyType>()?;
+        if info_of(py, &class)?.1.kind != (Kind::Simple { code: b'P' }) {
+            return Err(PyTypeError::new_err("handle classes must derive from c_void_p"));
+        }
+        handle_classes.push(class.unbind());
+    }
     let _ = STRUCT_CLASSES.set(py, classes);
     let _ = STRUCT_INDEX.set(py, index);
+    let _ = HANDLE_CLASSES.set(py, handle_classes);
     Ok(())
 }
 
@@ -358,8 +396,8 @@ fn handle_value(py: Python<'_>, obj: &Bound<'_, PyAny>, argno: usize) -> PyResul
             .extract::<usize>()
             .map_err(|_| argument_error(py, argno, "a handle must be a non-negative int".into()));
     }
-    let (_, info) = info_of(py, &obj.get_type())?;
-    if info.kind == (Kind::Simple { code: b'P' }) {
+    let ty = obj.get_type();
+    if is_handle_class(py, &ty) || info_of(py, &ty)?.1.kind == (Kind::Simple { code: b'P' }) {
         let c = ctypes(py)?;
         let addr = address_of(py, c, obj)?;
         // SAFETY: `obj` is a live c_void_p instance; its buffer holds one pointer.
@@ -567,7 +605,11 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         return Ok(Ok(Ptr::null()));
     }
     let c = ctypes(py)?;
-    let (_, mut info) = info_of(py, &obj.get_type())?;
+    let ty = obj.get_type();
+    let mut info = match quick_info(py, c, &ty, expect) {
+        Some(info) => info,
+        None => info_of(py, &ty)?.1,
+    };
     let mut target = obj.clone();
     if info.kind == Kind::CArg {
         target = match c.carg_obj_offset {
@@ -588,7 +630,11 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
             }
             None => obj.getattr(intern!(py, "_obj"))?,
         };
-        info = info_of(py, &target.get_type())?.1;
+        let ty = target.get_type();
+        info = match quick_info(py, c, &ty, expect) {
+            Some(info) => info,
+            None => info_of(py, &ty)?.1,
+        };
     }
     if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
         return Ok(Ok(Ptr {
