@@ -623,31 +623,27 @@ class Device:
         s = _get(A.zesDeviceGetState, self.handle, A.zes_device_state_t)
         return {"reset_reasons": s.reset, "repaired": s.repaired}
 
-    def snapshot(self, interval: float = 0.0) -> dict:
-        """Everything readable about the device in one dict. Parts the driver refuses are recorded
-        as `{"error": "ZE_RESULT_..."}` instead of failing the whole snapshot. With `interval` > 0
-        derived rates (power, utilization) are included."""
-        out: dict = {"index": self.index, "properties": self.properties.to_dict()}
+    def snapshot(self, interval: float = 0.1) -> dict:
+        """Every live metric of the device in one JSON-ready dict, read by the Rust core twice over
+        one `interval` (GIL released): properties, power (W, per domain), engine utilization (%),
+        frequencies, temperatures, memory (used, bandwidth), PCI throughput, processes. A reading
+        the driver refuses stands as `{"error": "ZE_RESULT_...", "reason": "permission" |
+        "unsupported" | "device_lost" | "other"}` instead of failing the whole snapshot."""
+        return _plain(json.loads(A._native.snapshot_json(interval, self.index))[0])
 
-        def part(key, fn):
-            try:
-                out[key] = fn()
-            except ZesError as e:
-                out[key] = {"error": e.name}
 
-        part("memory", lambda: [m.to_dict() for m in self.memory()])
-        part("frequency", lambda: [f.to_dict() for f in self.frequencies()])
-        part("temperature", self.temperatures)
-        part("energy_joules", self.energy_joules)
-        part("power_limits", lambda: [p.to_dict() for p in self.power_limits()])
-        part("pci", self.pci)
-        part("ecc", self.ecc)
-        part("processes", lambda: [p.to_dict() for p in self.processes()])
-        part("engines", lambda: [getattr(e.group, "name", e.group) for e in self.engines()])
-        if interval > 0:
-            part("power_watts", lambda: self.power_watts(interval))
-            part("utilization", lambda: self.utilization(interval))
-        return out
+def _plain(node):
+    """A native snapshot without its reading wrappers: a value stands as itself, a refused
+    reading as `{"error": code name, "reason": class}`."""
+    if isinstance(node, dict):
+        if node.keys() == {"value"}:
+            return _plain(node["value"])
+        if node.keys() == {"error"} and isinstance(node["error"], dict):
+            return {"error": node["error"].get("code"), "reason": node["error"].get("reason")}
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    return node
 
 
 def _command(pid: int) -> str | None:
@@ -707,8 +703,10 @@ class Sysman:
                 return dev
         return None
 
-    def snapshot(self, interval: float = 0.0) -> dict:
-        return {"devices": [d.snapshot(interval) for d in self.devices], "library": A._native.library_info()}
+    def snapshot(self, interval: float = 0.1) -> dict:
+        """Every device's live metrics (see `Device.snapshot`), read concurrently over one window."""
+        devices = [_plain(d) for d in json.loads(A._native.snapshot_json(interval))]
+        return {"devices": devices, "library": A._native.library_info()}
 
 
 def _enum_handles_root() -> list:
@@ -743,6 +741,6 @@ def devices() -> list[Device]:
     return Sysman().devices
 
 
-def snapshot(interval: float = 0.0) -> dict:
-    """`Sysman().snapshot()`: every device in one JSON-ready dict."""
+def snapshot(interval: float = 0.1) -> dict:
+    """`Sysman().snapshot()`: every device's live metrics in one JSON-ready dict."""
     return Sysman().snapshot(interval)

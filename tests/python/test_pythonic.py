@@ -112,11 +112,18 @@ def test_pci_ecc_firmware_ras():
         assert len(ras.counts()) == pyzes.ZES_MAX_RAS_ERROR_CATEGORY_COUNT
 
 
-def test_snapshot_is_json():
-    snap = pyzes.snapshot()
-    text = json.dumps(snap)
+def test_snapshot_is_json_and_matches_truth(frozen):
+    snap = pyzes.snapshot(interval=0.0)
+    snap = json.loads(json.dumps(snap))
     assert len(snap["devices"]) == 3
-    assert json.loads(text)["devices"][0]["properties"]["type"] == "GPU"
+    for i, dev in enumerate(snap["devices"]):
+        t = truth(i)
+        assert dev["index"] == i and dev["properties"]["name"] == t["name"]
+        assert sum(m["used_bytes"] for m in dev["memory"]) == t["memory_used_bytes"]
+        # A frozen clock: the two samples share their timestamps, so no rate is made up.
+        assert dev["power_w"] == {"error": "NO_SAMPLE", "reason": "other"}
+    one = pyzes.devices()[2].snapshot(interval=0.0)
+    assert one["index"] == 2 and one["properties"]["name"] == truth(2)["name"]
 
 
 def test_unprivileged_mode():
@@ -131,8 +138,11 @@ def test_unprivileged_mode():
     n = pyzes.c_uint32(0)
     assert pyzes.zesDeviceEnumEngineGroups(d.handle, pyzes.byref(n), None) == 0
     assert n.value == 0
-    snap = d.snapshot()
-    assert snap["energy_joules"] == {"error": "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS"}
+    snap = d.snapshot(interval=0.01)
+    refused = {"error": "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS", "reason": "permission"}
+    assert snap["power_w"] == refused
+    assert all(t["celsius"] == refused for t in snap["temperatures"])
+    assert snap["frequencies"] and all(isinstance(f["actual_mhz"], float) for f in snap["frequencies"])
 
 
 def test_device_lost():

@@ -58,11 +58,12 @@ fn sim_control(py: Python<'_>, request: String) -> PyResult<String> {
     py.allow_threads(|| zes_sim::control(&request)).map_err(pyo3::exceptions::PyValueError::new_err)
 }
 
-/// A snapshot of every device taken by the safe Rust API (`zes` crate), one thread per device
-/// over one `interval_s` window, as JSON text (schema: `zes::DeviceSnapshot`).
+/// A snapshot taken by the safe Rust API (`zes` crate) over one `interval_s` window, as JSON text
+/// (a list of `zes::DeviceSnapshot`): of every device, one thread per device, or of the device of
+/// that index. The Pythonic snapshots are built on it.
 #[pyfunction]
-#[pyo3(signature = (interval_s=0.0))]
-fn snapshot_json(py: Python<'_>, interval_s: f64) -> PyResult<String> {
+#[pyo3(signature = (interval_s=0.0, device=None))]
+fn snapshot_json(py: Python<'_>, interval_s: f64, device: Option<usize>) -> PyResult<String> {
     static SYSMAN: std::sync::OnceLock<zes::Sysman> = std::sync::OnceLock::new();
     let lib = state::library(py, true).map_err(|rc| {
         let reason = state::last_error().unwrap_or_else(|| format!("{rc:?}"));
@@ -78,7 +79,16 @@ fn snapshot_json(py: Python<'_>, interval_s: f64) -> PyResult<String> {
                 SYSMAN.get_or_init(|| s)
             }
         };
-        let snaps = sysman.snapshot_all(window).map_err(|e| e.to_string())?;
+        let snaps = match device {
+            None => sysman.snapshot_all(window).map_err(|e| e.to_string())?,
+            Some(index) => {
+                let devices = sysman.devices().map_err(|e| e.to_string())?;
+                let device = devices.get(index).ok_or_else(|| format!("no device of index {index}"))?;
+                let mut snap = device.snapshot(window);
+                snap.index = index;
+                vec![snap]
+            }
+        };
         serde_json::to_string(&snaps).map_err(|e| e.to_string())
     })
     .map_err(pyo3::exceptions::PyRuntimeError::new_err)
