@@ -14,6 +14,7 @@ pub mod handles;
 pub mod model;
 pub mod params;
 pub mod state;
+pub mod testing;
 
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::undocumented_unsafe_blocks, unused_variables, dead_code, non_snake_case, clippy::missing_safety_doc)]

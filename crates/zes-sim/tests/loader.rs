@@ -1,33 +1,14 @@
 //! Through Debian's real Level Zero loader, in child processes (loader settings are read once
 //! per process): plain, with loader intercept, and with the validation layer.
-mod common;
-
-use std::process::Command;
 use zes_sys::*;
 
 const CHILD: &str = "ZES_SIM_TEST_LOADER_CHILD";
 
 fn run_child(extra: &[(&str, &str)]) {
-    // Debian's libze1 is installed by scripts/setup.sh: its absence is a failure, not a skip.
-    assert!(
-        Library::open_path(std::path::Path::new("libze_loader.so.1")).is_ok(),
-        "libze_loader.so.1 not found: install libze1 (scripts/setup.sh)"
-    );
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_reads_through_loader", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .env("ZE_ENABLE_ALT_DRIVERS", common::sim_so())
-        .env("ZES_ENABLE_SYSMAN", "1")
-        .env_remove("ZES_SIM_CONFIG")
-        .env_remove("ZES_SIM_PRESET")
-        .env_remove("ZES_SIM_FAULTS");
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "child failed ({extra:?}):\n{text}");
-    assert!(text.contains("1 passed"), "child did not run ({extra:?}):\n{text}");
+    // The child drives the loader's legacy path by hand: Sysman must be enabled before zeInit.
+    let mut env = vec![("ZES_ENABLE_SYSMAN", "1")];
+    env.extend_from_slice(extra);
+    zes_sim::testing::run_in_loader_child("child_reads_through_loader", CHILD, &env);
 }
 
 #[test]

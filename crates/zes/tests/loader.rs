@@ -3,8 +3,6 @@
 //! alternative driver: plainly and with the validation layer. On this loader `Auto` must take the
 //! legacy path. A missing loader fails these tests (scripts/setup.sh installs it).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use zes::sys::LibraryKind;
@@ -13,41 +11,8 @@ use zes::{InitPath, Sysman};
 const CHILD: &str = "ZES_TEST_LOADER_CHILD";
 const LOADER: &str = "libze_loader.so.1";
 
-fn sim_so() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    for dir in [deps, deps.parent().unwrap()] {
-        if dir.join("libzes_sim.so").exists() {
-            return dir.join("libzes_sim.so");
-        }
-    }
-    panic!("libzes_sim.so not found next to {}", exe.display());
-}
-
 fn run_child(extra: &[(&str, &str)]) {
-    assert!(
-        zes::sys::Library::open_path(std::path::Path::new(LOADER)).is_ok(),
-        "{LOADER} not found: install libze1 (scripts/setup.sh)"
-    );
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_through_the_loader", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .env("ZE_ENABLE_ALT_DRIVERS", sim_so())
-        .env_remove("ZES_ENABLE_SYSMAN")
-        .env_remove("ZES_LIBRARY")
-        .env_remove("ZES_SIM_CONFIG")
-        .env_remove("ZES_SIM_PRESET")
-        .env_remove("ZES_SIM_FAULTS")
-        .env_remove("ZES_SIM_UNPRIVILEGED")
-        .env_remove("ZES_SIM_LATENCY_US")
-        .env_remove("ZES_SIM_CLOCK");
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "child failed ({extra:?}):\n{text}");
-    assert!(text.contains("1 passed"), "child did not run ({extra:?}):\n{text}");
+    zes_sim::testing::run_in_loader_child("child_through_the_loader", CHILD, extra);
 }
 
 #[test]

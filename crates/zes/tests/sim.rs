@@ -6,7 +6,6 @@
 //! Rates are checked against the model's truth (`{"op":"truth"}`) with the window made by
 //! stepping the frozen clock, so nothing depends on real time.
 
-use std::ffi::{c_char, CString};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -20,35 +19,16 @@ use zes::sys::{
 use zes::{Device, ErrorClass, InitPath, Reading, Sysman, Uuid};
 
 fn sim_path() -> PathBuf {
-    // The test binary lives in <target>/debug/deps; the cdylib is there or one level up.
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let name = if cfg!(windows) { "zes_sim.dll" } else { "libzes_sim.so" };
-    for dir in [deps, deps.parent().unwrap()] {
-        if dir.join(name).exists() {
-            return dir.join(name);
-        }
-    }
-    panic!("{name} not found next to {}", exe.display());
+    zes_sim::testing::library_path()
 }
 
 /// `zesSimControl` of the instance `Sysman` opened (the same file: the dynamic linker hands out
 /// the same instance).
 fn ctl(request: &str) -> Value {
-    type Ctl = unsafe extern "C" fn(*const c_char, *mut c_char, usize) -> i32;
     static LIB: OnceLock<libloading::Library> = OnceLock::new();
     // SAFETY: opening the simulated driver runs no code beyond its (trivial) initializers.
     let lib = LIB.get_or_init(|| unsafe { libloading::Library::new(sim_path()) }.unwrap());
-    // SAFETY: `zesSimControl` has this signature (crates/zes-sim/src/control.rs).
-    let f = unsafe { lib.get::<Ctl>(b"zesSimControl\0") }.unwrap();
-    let req = CString::new(request).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    // SAFETY: a NUL-terminated request and a writable buffer of the given size.
-    let rc = unsafe { f(req.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    let end = buf.iter().position(|b| *b == 0).unwrap();
-    let reply: Value = serde_json::from_slice(&buf[..end]).unwrap();
-    assert_eq!(rc, 0, "{request} -> {reply}");
-    reply
+    zes_sim::testing::control(lib, request).unwrap_or_else(|reply| panic!("{request} -> {reply}"))
 }
 
 /// Serializes the tests and resets the simulator: default machine, no faults, frozen clock.
