@@ -296,9 +296,27 @@ pub(crate) fn enumerate<H: Copy, T: Default + Clone>(
     f: unsafe extern "C" fn(H, *mut u32, *mut T) -> ze_result_t,
     h: H,
 ) -> Result<Vec<T>> {
+    // SAFETY: `enumerate_with` passes a writable count and either null or an array of at least
+    // that many live, writable elements of the declared type.
+    enumerate_with(name, |count, items| unsafe { f(h, count, items) })
+}
+
+/// The two-call enumeration without a parent handle: `zesDriverGet`, `zeDriverGet`.
+pub(crate) fn enumerate_root<T: Default + Clone>(
+    name: &'static str,
+    f: unsafe extern "C" fn(*mut u32, *mut T) -> ze_result_t,
+) -> Result<Vec<T>> {
+    // SAFETY: as in `enumerate`.
+    enumerate_with(name, |count, items| unsafe { f(count, items) })
+}
+
+/// The protocol of [`enumerate`], over `call(count, array)`.
+fn enumerate_with<T: Default + Clone>(
+    name: &'static str,
+    mut call: impl FnMut(*mut u32, *mut T) -> ze_result_t,
+) -> Result<Vec<T>> {
     let mut count = 0u32;
-    // SAFETY: a writable count and a null array, which asks for the count only.
-    check(name, unsafe { f(h, &mut count, core::ptr::null_mut()) })?;
+    check(name, call(&mut count, core::ptr::null_mut()))?;
     if count == 0 {
         return Ok(Vec::new());
     }
@@ -306,8 +324,7 @@ pub(crate) fn enumerate<H: Copy, T: Default + Clone>(
     for _ in 0..ENUM_RETRIES {
         let mut items = vec![T::default(); capacity as usize];
         let mut written = capacity;
-        // SAFETY: `items` holds `written` live, writable elements of the declared type.
-        let code = unsafe { f(h, &mut written, items.as_mut_ptr()) };
+        let code = call(&mut written, items.as_mut_ptr());
         if code == ze_result_t::ERROR_INVALID_SIZE || (code == ZE_RESULT_SUCCESS && written >= capacity) {
             // The set grew (the spare slot was used, or the array was refused as too small).
             capacity = grow(capacity, written);
@@ -327,36 +344,6 @@ pub(crate) fn enumerate<H: Copy, T: Default + Clone>(
 /// wrote back, which may be the new size).
 fn grow(capacity: u32, reported: u32) -> u32 {
     capacity.saturating_mul(2).max(reported.saturating_add(1)).min(1 << 20)
-}
-
-/// The two-call enumeration without a parent handle: `zesDriverGet`, `zeDriverGet`.
-pub(crate) fn enumerate_root<T: Default + Clone>(
-    name: &'static str,
-    f: unsafe extern "C" fn(*mut u32, *mut T) -> ze_result_t,
-) -> Result<Vec<T>> {
-    let mut count = 0u32;
-    // SAFETY: a writable count and a null array, which asks for the count only.
-    check(name, unsafe { f(&mut count, core::ptr::null_mut()) })?;
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    let mut capacity = count.saturating_add(1);
-    for _ in 0..ENUM_RETRIES {
-        let mut items = vec![T::default(); capacity as usize];
-        let mut written = capacity;
-        // SAFETY: `items` holds `written` live, writable elements of the declared type.
-        check(name, unsafe { f(&mut written, items.as_mut_ptr()) })?;
-        if written >= capacity {
-            capacity = grow(capacity, written);
-            continue;
-        }
-        items.truncate(written as usize);
-        return Ok(items);
-    }
-    Err(Error::Driver {
-        function: name,
-        message: format!("the count kept changing over {ENUM_RETRIES} two-call enumerations"),
-    })
 }
 
 /// The `stype`/`pNext` header every [`Chainable`] struct starts with.
