@@ -33,14 +33,17 @@ trap 'kill $exporter 2>/dev/null || true' EXIT
 python3 - "$port" <<'PY'
 import sys, time, urllib.request
 url = f"http://127.0.0.1:{sys.argv[1]}/metrics"
-for _ in range(50):
+# Rates (power, utilization) need two samples: wait for the exporter's second round.
+for _ in range(100):
     try:
         body = urllib.request.urlopen(url, timeout=2).read().decode()
-        break
+        if "hw_gpu_power_watts{" in body:
+            break
     except OSError:
-        time.sleep(0.1)
+        pass
+    time.sleep(0.1)
 else:
-    raise SystemExit("exporter did not answer")
+    raise SystemExit("the exporter served no power readings within 10 s")
 print(f"$ curl {url}   ({len(body.splitlines())} lines; a few of them:)")
 for family in ("hw_gpu_power_watts{", "hw_gpu_utilization_ratio{", "hw_gpu_temperature_celsius{"):
     print("\n".join([l for l in body.splitlines() if l.startswith(family)][:3]))
