@@ -580,14 +580,15 @@ impl Driver for Sim {
         hDevice: zes_device_handle_t,
         pState: *mut zes_device_state_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let dev = &m.devices[d];
-        let mut reset = zes_reset_reason_flags_t::EMPTY;
-        if dev.ecc_pending != dev.ecc_current {
-            reset = zes_reset_reason_flags_t(1 << 2); // REPAIR... a reset is needed to apply ECC
-        }
-        let v = zes_device_state_t { reset, repaired: ZES_REPAIR_STATUS_UNSUPPORTED, ..Default::default() };
+        // Validates the handle (and counts the call, or reports a lost device).
+        tri!(machine().device(hDevice.0));
+        // No reset reason applies: neither a wedged device nor an in-field repair is modeled. An
+        // ECC change waiting for a reset is reported by zesDeviceGetEccState (pendingAction).
+        let v = zes_device_state_t {
+            reset: zes_reset_reason_flags_t::EMPTY,
+            repaired: ZES_REPAIR_STATUS_UNSUPPORTED,
+            ..Default::default()
+        };
         // SAFETY: caller's struct, null-checked.
         tri!(unsafe { put_chained(pState, v) });
         ZE_RESULT_SUCCESS
