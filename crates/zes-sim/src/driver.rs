@@ -112,6 +112,26 @@ unsafe fn enumerate<T>(
     ZE_RESULT_SUCCESS
 }
 
+/// The two-call enumeration of one kind of component of a device: `count` says how many the
+/// device has in the machine's present state, `wrap` types the handle.
+///
+/// # Safety
+/// As [`enumerate`]: `count` null or valid, `out` null or valid for `*count` elements.
+unsafe fn enumerate_components<H>(
+    device: zes_device_handle_t,
+    count: *mut u32,
+    out: *mut H,
+    kind: Kind,
+    how_many: impl FnOnce(&Machine, usize) -> usize,
+    wrap: impl Fn(*mut c_void) -> H,
+) -> ze_result_t {
+    let mut m = machine();
+    let (d, _) = tri!(m.device(device.0));
+    let n = how_many(&m, d);
+    // SAFETY: forwarded from the caller.
+    unsafe { enumerate(count, out, n, |i, p| put(p, wrap(handles::make(kind, d, i)))) }
+}
+
 fn boolean(b: bool) -> ze_bool_t {
     b as ze_bool_t
 }
@@ -781,12 +801,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phMemory: *mut zes_mem_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].mems.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phMemory, n, |i, p| put(p, zes_mem_handle_t(handles::make(Kind::Memory, d, i))))
+            enumerate_components(
+                hDevice,
+                pCount,
+                phMemory,
+                Kind::Memory,
+                |m, d| m.devices[d].mems.len(),
+                zes_mem_handle_t,
+            )
         }
     }
 
@@ -876,12 +900,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phPower: *mut zes_pwr_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].powers.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phPower, n, |i, p| put(p, zes_pwr_handle_t(handles::make(Kind::Power, d, i))))
+            enumerate_components(
+                hDevice,
+                pCount,
+                phPower,
+                Kind::Power,
+                |m, d| m.devices[d].powers.len(),
+                zes_pwr_handle_t,
+            )
         }
     }
 
@@ -1150,14 +1178,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phFrequency: *mut zes_freq_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].freqs.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phFrequency, n, |i, p| {
-                put(p, zes_freq_handle_t(handles::make(Kind::Frequency, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phFrequency,
+                Kind::Frequency,
+                |m, d| m.devices[d].freqs.len(),
+                zes_freq_handle_t,
+            )
         }
     }
 
@@ -1294,14 +1324,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phTemperature: *mut zes_temp_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].temps.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phTemperature, n, |i, p| {
-                put(p, zes_temp_handle_t(handles::make(Kind::Temperature, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phTemperature,
+                Kind::Temperature,
+                |m, d| m.devices[d].temps.len(),
+                zes_temp_handle_t,
+            )
         }
     }
 
@@ -1397,14 +1429,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phEngine: *mut zes_engine_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = if m.faults.unprivileged { 0 } else { m.devices[d].engines.len() };
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phEngine, n, |i, p| {
-                put(p, zes_engine_handle_t(handles::make(Kind::Engine, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phEngine,
+                Kind::Engine,
+                |m, d| if m.faults.unprivileged { 0 } else { m.devices[d].engines.len() },
+                zes_engine_handle_t,
+            )
         }
     }
 
@@ -1564,12 +1598,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phFan: *mut zes_fan_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].fans.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phFan, n, |i, p| put(p, zes_fan_handle_t(handles::make(Kind::Fan, d, i))))
+            enumerate_components(
+                hDevice,
+                pCount,
+                phFan,
+                Kind::Fan,
+                |m, d| m.devices[d].fans.len(),
+                zes_fan_handle_t,
+            )
         }
     }
 
@@ -1686,14 +1724,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phFirmware: *mut zes_firmware_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].p.firmware.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phFirmware, n, |i, p| {
-                put(p, zes_firmware_handle_t(handles::make(Kind::Firmware, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phFirmware,
+                Kind::Firmware,
+                |m, d| m.devices[d].p.firmware.len(),
+                zes_firmware_handle_t,
+            )
         }
     }
 
@@ -1723,12 +1763,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phRas: *mut zes_ras_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].ras.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phRas, n, |i, p| put(p, zes_ras_handle_t(handles::make(Kind::Ras, d, i))))
+            enumerate_components(
+                hDevice,
+                pCount,
+                phRas,
+                Kind::Ras,
+                |m, d| m.devices[d].ras.len(),
+                zes_ras_handle_t,
+            )
         }
     }
 
@@ -1810,14 +1854,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phStandby: *mut zes_standby_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].standbys.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phStandby, n, |i, p| {
-                put(p, zes_standby_handle_t(handles::make(Kind::Standby, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phStandby,
+                Kind::Standby,
+                |m, d| m.devices[d].standbys.len(),
+                zes_standby_handle_t,
+            )
         }
     }
 
@@ -1873,14 +1919,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phScheduler: *mut zes_sched_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].scheds.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phScheduler, n, |i, p| {
-                put(p, zes_sched_handle_t(handles::make(Kind::Scheduler, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phScheduler,
+                Kind::Scheduler,
+                |m, d| m.devices[d].scheds.len(),
+                zes_sched_handle_t,
+            )
         }
     }
 
@@ -2026,14 +2074,16 @@ impl Driver for Sim {
         pCount: *mut u32,
         phPerf: *mut zes_perf_handle_t,
     ) -> ze_result_t {
-        let mut m = machine();
-        let (d, _) = tri!(m.device(hDevice.0));
-        let n = m.devices[d].perfs.len();
-        // SAFETY: caller's count and array.
+        // SAFETY: the caller's count and array, passed on.
         unsafe {
-            enumerate(pCount, phPerf, n, |i, p| {
-                put(p, zes_perf_handle_t(handles::make(Kind::Performance, d, i)))
-            })
+            enumerate_components(
+                hDevice,
+                pCount,
+                phPerf,
+                Kind::Performance,
+                |m, d| m.devices[d].perfs.len(),
+                zes_perf_handle_t,
+            )
         }
     }
 
