@@ -112,6 +112,55 @@ unsafe fn enumerate<T>(
     ZE_RESULT_SUCCESS
 }
 
+/// `zeInit` and `zesInit`: the machine serves calls once its configuration loaded; `mark`
+/// records which entry point was initialized.
+fn initialize(mark: impl FnOnce(&mut Machine)) -> ze_result_t {
+    let mut m = machine();
+    if crate::state::load_error().is_some() {
+        return ZE_RESULT_ERROR_UNINITIALIZED;
+    }
+    mark(&mut m);
+    ZE_RESULT_SUCCESS
+}
+
+/// `zeDriverGet` and `zesDriverGet`: the one driver, once `initialized` says the entry point's
+/// init ran.
+///
+/// # Safety
+/// As [`enumerate`].
+unsafe fn get_driver(
+    initialized: impl FnOnce(&Machine) -> bool,
+    count: *mut u32,
+    out: *mut ze_driver_handle_t,
+) -> ze_result_t {
+    if !initialized(&machine()) {
+        return ZE_RESULT_ERROR_UNINITIALIZED;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { enumerate(count, out, 1, |_, p| put(p, ze_driver_handle_t(handles::driver()))) }
+}
+
+/// `zeDeviceGet` and `zesDeviceGet`: the root devices of the driver (core device handles are
+/// the Sysman handles).
+///
+/// # Safety
+/// As [`enumerate`].
+unsafe fn get_devices(
+    initialized: impl FnOnce(&Machine) -> bool,
+    driver: ze_driver_handle_t,
+    count: *mut u32,
+    out: *mut ze_device_handle_t,
+) -> ze_result_t {
+    let m = machine();
+    tri!(m.check_driver(driver.0));
+    if !initialized(&m) {
+        return ZE_RESULT_ERROR_UNINITIALIZED;
+    }
+    let n = m.devices.len();
+    // SAFETY: forwarded from the caller.
+    unsafe { enumerate(count, out, n, |i, p| put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))) }
+}
+
 /// The two-call enumeration of one kind of component of a device: `count` says how many the
 /// device has in the machine's present state, `wrap` types the handle.
 ///
@@ -147,14 +196,6 @@ fn sub(tile: Option<u32>) -> (ze_bool_t, u32) {
 }
 
 impl Machine {
-    fn need_zes(&self) -> R<()> {
-        if self.zes_initialized || self.ze_initialized {
-            Ok(())
-        } else {
-            Err(ZE_RESULT_ERROR_UNINITIALIZED)
-        }
-    }
-
     fn check_driver(&self, h: *mut c_void) -> R<()> {
         if h.is_null() || handles::parse(h, Kind::Driver) != Some((0, 0)) {
             return Err(ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
@@ -294,21 +335,12 @@ impl Driver for Sim {
     // ---------------- core (ze) ----------------
     unsafe fn zeInit(&self, flags: ze_init_flags_t) -> ze_result_t {
         let _ = flags;
-        let mut m = machine();
-        if crate::state::load_error().is_some() {
-            return ZE_RESULT_ERROR_UNINITIALIZED;
-        }
-        m.ze_initialized = true;
-        ZE_RESULT_SUCCESS
+        initialize(|m| m.ze_initialized = true)
     }
 
     unsafe fn zeDriverGet(&self, pCount: *mut u32, phDrivers: *mut ze_driver_handle_t) -> ze_result_t {
-        let m = machine();
-        if !m.ze_initialized {
-            return ZE_RESULT_ERROR_UNINITIALIZED;
-        }
-        // SAFETY: the caller's count and array, checked by `enumerate`.
-        unsafe { enumerate(pCount, phDrivers, 1, |_, p| put(p, ze_driver_handle_t(handles::driver()))) }
+        // SAFETY: the caller's count and array, passed on.
+        unsafe { get_driver(|m| m.ze_initialized, pCount, phDrivers) }
     }
 
     unsafe fn zeDriverGetApiVersion(
@@ -368,15 +400,8 @@ impl Driver for Sim {
         pCount: *mut u32,
         phDevices: *mut ze_device_handle_t,
     ) -> ze_result_t {
-        let m = machine();
-        tri!(m.check_driver(hDriver.0));
-        let n = m.devices.len();
-        // SAFETY: caller's count and array.
-        unsafe {
-            enumerate(pCount, phDevices, n, |i, p| {
-                put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))
-            })
-        }
+        // SAFETY: the caller's count and array, passed on.
+        unsafe { get_devices(|m| m.ze_initialized, hDriver, pCount, phDevices) }
     }
 
     unsafe fn zeDeviceGetProperties(
@@ -414,21 +439,12 @@ impl Driver for Sim {
         if flags.0 & !1 != 0 {
             return ZE_RESULT_ERROR_INVALID_ENUMERATION;
         }
-        let mut m = machine();
-        if crate::state::load_error().is_some() {
-            return ZE_RESULT_ERROR_UNINITIALIZED;
-        }
-        m.zes_initialized = true;
-        ZE_RESULT_SUCCESS
+        initialize(|m| m.zes_initialized = true)
     }
 
     unsafe fn zesDriverGet(&self, pCount: *mut u32, phDrivers: *mut zes_driver_handle_t) -> ze_result_t {
-        let m = machine();
-        if !m.zes_initialized {
-            return ZE_RESULT_ERROR_UNINITIALIZED;
-        }
-        // SAFETY: caller's count and array.
-        unsafe { enumerate(pCount, phDrivers, 1, |_, p| put(p, ze_driver_handle_t(handles::driver()))) }
+        // SAFETY: the caller's count and array, passed on.
+        unsafe { get_driver(|m| m.zes_initialized, pCount, phDrivers) }
     }
 
     unsafe fn zesDeviceGet(
@@ -437,16 +453,9 @@ impl Driver for Sim {
         pCount: *mut u32,
         phDevices: *mut zes_device_handle_t,
     ) -> ze_result_t {
-        let m = machine();
-        tri!(m.check_driver(hDriver.0));
-        tri!(m.need_zes());
-        let n = m.devices.len();
-        // SAFETY: caller's count and array.
-        unsafe {
-            enumerate(pCount, phDevices, n, |i, p| {
-                put(p, ze_device_handle_t(handles::make(Kind::Device, i, 0)))
-            })
-        }
+        // Sysman on the legacy path (zeInit with ZES_ENABLE_SYSMAN) serves zesDeviceGet too.
+        // SAFETY: the caller's count and array, passed on.
+        unsafe { get_devices(|m| m.zes_initialized || m.ze_initialized, hDriver, pCount, phDevices) }
     }
 
     unsafe fn zesDriverGetExtensionProperties(

@@ -84,4 +84,41 @@ mod in_process_tests {
         assert!(functions.zesDriverGetDeviceByUuidExp.is_some(), "experimental table");
         assert!(crate::getter_address(c"zesGetNoSuchTable").is_null());
     }
+
+    /// The only test of this binary that initializes the (process-wide) simulator: each entry
+    /// point answers UNINITIALIZED until its own init ran; the legacy path serves zesDeviceGet.
+    #[test]
+    fn entry_points_need_their_init() {
+        use zes_sys::*;
+        let lib = crate::in_process_library();
+        let f = lib.functions();
+        let mut n = 0u32;
+        let driver = ze_driver_handle_t(crate::handles::driver());
+        // SAFETY: valid count pointers and null arrays (count queries) throughout.
+        unsafe {
+            assert_eq!(f.zeDriverGet.unwrap()(&mut n, core::ptr::null_mut()), ZE_RESULT_ERROR_UNINITIALIZED);
+            assert_eq!(
+                f.zeDeviceGet.unwrap()(driver, &mut n, core::ptr::null_mut()),
+                ZE_RESULT_ERROR_UNINITIALIZED
+            );
+            assert_eq!(
+                f.zesDeviceGet.unwrap()(driver, &mut n, core::ptr::null_mut()),
+                ZE_RESULT_ERROR_UNINITIALIZED
+            );
+            assert_eq!(f.zeInit.unwrap()(ze_init_flags_t(0)), ZE_RESULT_SUCCESS);
+            assert_eq!(f.zeDriverGet.unwrap()(&mut n, core::ptr::null_mut()), ZE_RESULT_SUCCESS);
+            assert_eq!(n, 1);
+            n = 0;
+            assert_eq!(f.zesDeviceGet.unwrap()(driver, &mut n, core::ptr::null_mut()), ZE_RESULT_SUCCESS);
+            assert_eq!(n, 3, "the default machine");
+            assert_eq!(f.zesDriverGet.unwrap()(&mut n, core::ptr::null_mut()), ZE_RESULT_ERROR_UNINITIALIZED);
+            assert_eq!(f.zesInit.unwrap()(zes_init_flags_t(0)), ZE_RESULT_SUCCESS);
+            assert_eq!(f.zesDriverGet.unwrap()(&mut n, core::ptr::null_mut()), ZE_RESULT_SUCCESS);
+            let bad = ze_driver_handle_t::from_raw(0x1234);
+            assert_eq!(
+                f.zeDeviceGet.unwrap()(bad, &mut n, core::ptr::null_mut()),
+                ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+            );
+        }
+    }
 }
