@@ -7,6 +7,18 @@ use std::ffi::{c_char, CString};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The environment variables that steer the simulator or the library choice: a test that
+/// starts a process removes them, so that the machine it meets is the one the test sets up.
+pub const SETTINGS: &[&str] = &[
+    "ZES_LIBRARY",
+    "ZES_SIM_CONFIG",
+    "ZES_SIM_PRESET",
+    "ZES_SIM_FAULTS",
+    "ZES_SIM_UNPRIVILEGED",
+    "ZES_SIM_LATENCY_US",
+    "ZES_SIM_CLOCK",
+];
+
 /// File name of the simulator's cdylib on this platform.
 pub const LIBRARY_NAME: &str = if cfg!(windows) { "zes_sim.dll" } else { "libzes_sim.so" };
 
@@ -59,16 +71,8 @@ pub fn run_in_loader_child(test: &str, flag: &str, extra: &[(&str, &str)]) {
     cmd.args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"])
         .env(flag, "1")
         .env("ZE_ENABLE_ALT_DRIVERS", library_path());
-    for var in [
-        "ZES_ENABLE_SYSMAN",
-        "ZES_LIBRARY",
-        "ZES_SIM_CONFIG",
-        "ZES_SIM_PRESET",
-        "ZES_SIM_FAULTS",
-        "ZES_SIM_UNPRIVILEGED",
-        "ZES_SIM_LATENCY_US",
-        "ZES_SIM_CLOCK",
-    ] {
+    cmd.env_remove("ZES_ENABLE_SYSMAN");
+    for var in SETTINGS {
         cmd.env_remove(var);
     }
     for (key, value) in extra {

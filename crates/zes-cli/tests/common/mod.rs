@@ -9,15 +9,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_zes-smi");
 /// A command for zes-smi with the simulator's environment cleared.
 pub fn zes_smi() -> Command {
     let mut c = Command::new(BIN);
-    for var in [
-        "ZES_SIM_CONFIG",
-        "ZES_SIM_PRESET",
-        "ZES_SIM_FAULTS",
-        "ZES_SIM_UNPRIVILEGED",
-        "ZES_SIM_LATENCY_US",
-        "ZES_SIM_CLOCK",
-        "ZES_LIBRARY",
-    ] {
+    for var in zes_sim::testing::SETTINGS {
         c.env_remove(var);
     }
     c
