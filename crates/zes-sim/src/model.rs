@@ -11,6 +11,14 @@ use zes_sys::*;
 pub const BOOT_OFFSET_US: u64 = 5_000_000;
 /// Longest integration step (seconds).
 const MAX_STEP_S: f64 = 0.05;
+/// The simulated clock ends here (about 317 years): 50 ms steps still move it, and timestamps
+/// in microseconds stay inside 64 bits.
+pub const MAX_CLOCK_S: f64 = 1e10;
+/// Most integration steps one `advance` may take, all devices together. A device whose
+/// workload stays constant and whose state has settled takes one step for any stretch of time;
+/// a varying workload (square, ramp, sine), or temperatures that keep crossing the throttle
+/// point, take one step per 50 ms.
+pub const MAX_ADVANCE_STEPS: u64 = 2_000_000;
 
 /// The clock the model runs on: real monotonic time, or frozen and stepped by hand.
 #[derive(Debug)]
@@ -474,14 +482,50 @@ impl Device {
         }
     }
 
-    /// Advances the model to time `now` (seconds) in small steps.
+    /// Advances the model to time `now` (seconds): see [`Device::integrate`].
     pub fn advance_to(&mut self, now: f64) {
+        self.integrate(now, u64::MAX);
+    }
+
+    /// Advances the model to time `now` in steps of at most 50 ms, taking at most `budget`
+    /// steps; the steps taken, or None when the budget ran out part-way.
+    ///
+    /// When a step changes nothing the next step reads (temperatures, power, clocks, throttle
+    /// reasons) and the workload stays constant for a while, every further 50 ms step in that
+    /// while would repeat it exactly: one step then covers the whole while. Counters grow by the
+    /// same amounts as with 50 ms steps (up to rounding, about 1e-12 relative); temperatures,
+    /// already within rounding of their target, land on it.
+    pub fn integrate(&mut self, now: f64, budget: u64) -> Option<u64> {
+        let mut steps = 0;
         while self.t < now {
+            if steps >= budget {
+                return None;
+            }
+            let constant_until = self.workload.constant_until(self.t).min(now);
+            let before = self.inputs_of_next_step();
             let dt = (now - self.t).min(MAX_STEP_S);
-            let mid = self.t + dt / 2.0;
-            self.step(mid, dt);
+            self.step(self.t + dt / 2.0, dt);
             self.t += dt;
+            steps += 1;
+            if constant_until > self.t && self.inputs_of_next_step() == before {
+                let dt = constant_until - self.t;
+                self.step(self.t + dt / 2.0, dt);
+                self.t = constant_until;
+                steps += 1;
+            }
         }
+        Some(steps)
+    }
+
+    /// Everything a step reads besides the workload, bit for bit.
+    fn inputs_of_next_step(&self) -> Vec<u64> {
+        let mut v = vec![self.demand_w.to_bits()];
+        v.extend(self.temps.iter().map(|t| t.value_c.to_bits()));
+        v.extend(self.powers.iter().map(|p| p.power_w.to_bits()));
+        for f in &self.freqs {
+            v.extend([f.actual.to_bits(), f.request.to_bits(), f.reasons.0 as u64]);
+        }
+        v
     }
 
     fn step(&mut self, t: f64, dt: f64) {
@@ -689,6 +733,39 @@ impl Machine {
 
     pub fn now(&self) -> f64 {
         self.clock.now()
+    }
+
+    /// Moves the clock `seconds` ahead and brings every device there, or changes nothing and
+    /// says why: past [`MAX_CLOCK_S`], or more than [`MAX_ADVANCE_STEPS`] integration steps.
+    pub fn advance(&mut self, seconds: f64) -> Result<(), String> {
+        let now = self.now();
+        let target = now + seconds;
+        if !(target <= MAX_CLOCK_S) {
+            return Err(format!(
+                "the simulated clock ends at {MAX_CLOCK_S} s and is at {now} s: at most {} s more",
+                MAX_CLOCK_S - now
+            ));
+        }
+        // Integrated on copies first, so that a refused advance leaves the machine as it was.
+        let mut budget = MAX_ADVANCE_STEPS;
+        let mut advanced = Vec::with_capacity(self.devices.len());
+        for d in &self.devices {
+            let mut copy = d.clone();
+            let steps = copy.integrate(target, budget).ok_or_else(|| {
+                format!(
+                    "advancing {seconds} s needs more than {MAX_ADVANCE_STEPS} integration steps of 50 ms \
+                     (a workload varies, or temperatures keep crossing the throttle point): advance in \
+                     parts of at most {} s",
+                    MAX_ADVANCE_STEPS as f64 * MAX_STEP_S / self.devices.len().max(1) as f64
+                )
+            })?;
+            budget -= steps;
+            advanced.push(copy);
+        }
+        self.devices = advanced;
+        self.clock.advance(seconds);
+        self.update_all();
+        Ok(())
     }
 
     /// Brings one device up to the present and applies the lost-device faults.
