@@ -79,7 +79,7 @@ impl Signal {
             Signal::Ramp { start_s, .. } if t < start_s => start_s,
             Signal::Ramp { start_s, duration_s, .. } if t >= start_s + duration_s => f64::INFINITY,
             Signal::Ramp { .. } => t,
-            Signal::Sine { amplitude, .. } if amplitude == 0.0 => f64::INFINITY,
+            Signal::Sine { amplitude: 0.0, .. } => f64::INFINITY,
             Signal::Sine { .. } => t,
         }
     }
@@ -280,7 +280,9 @@ fn assign_pci_addresses(
         if p.pci_bus > 0xFF || taken.contains(&address(p)) {
             let function = p.pci_function;
             let free = (p.pci_domain..=0xFFFF)
-                .flat_map(|domain| (1..=0xFF).flat_map(move |bus| (0..=0x1F).map(move |dev| (domain, bus, dev))))
+                .flat_map(|domain| {
+                    (1..=0xFF).flat_map(move |bus| (0..=0x1F).map(move |dev| (domain, bus, dev)))
+                })
                 .find(|&(domain, bus, dev)| !taken.contains(&(domain, bus, dev, function)))
                 .ok_or_else(|| format!("{}no free PCI address left", path(i)))?;
             (p.pci_domain, p.pci_bus, p.pci_device) = free;

@@ -1234,7 +1234,8 @@ impl Driver for Sim {
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let f = &m.devices[d].freqs[i];
         // Capped when the machine was configured; the clocks are generated, never stored.
-        let n = crate::params::clock_count(f.hw_min, f.hw_max, f.step).min(crate::config::MAX_CLOCKS) as usize;
+        let n =
+            crate::params::clock_count(f.hw_min, f.hw_max, f.step).min(crate::config::MAX_CLOCKS) as usize;
         let (lo, step) = (f.hw_min, f.step);
         // SAFETY: caller's count and array.
         unsafe { enumerate(pCount, phFrequency, n, |k, p| put(p, lo + step * k as f64)) }

@@ -67,10 +67,9 @@ pub fn generation() -> u64 {
 /// the machine's lock held, while the machine is replaced. Errors after [`MAX_GENERATION`]
 /// rebuilds (the current machine then stays).
 pub fn next_generation() -> Result<(), String> {
-    GENERATION
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, following)
-        .map(|_| ())
-        .map_err(|_| format!("the machine was rebuilt {MAX_GENERATION} times in this process; handles would repeat"))
+    GENERATION.fetch_update(Ordering::SeqCst, Ordering::SeqCst, following).map(|_| ()).map_err(|_| {
+        format!("the machine was rebuilt {MAX_GENERATION} times in this process; handles would repeat")
+    })
 }
 
 /// The generation after `g`, unless the field would wrap.

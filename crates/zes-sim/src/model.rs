@@ -18,7 +18,7 @@ pub const MAX_CLOCK_S: f64 = 1e10;
 /// workload stays constant and whose state has settled takes one step for any stretch of time;
 /// a varying workload (square, ramp, sine), or temperatures that keep crossing the throttle
 /// point, take one step per 50 ms.
-pub const MAX_ADVANCE_STEPS: u64 = 2_000_000;
+pub const MAX_ADVANCE_STEPS: u64 = 1_000_000;
 
 /// The clock the model runs on: real monotonic time, or frozen and stepped by hand.
 #[derive(Debug)]
@@ -740,7 +740,7 @@ impl Machine {
     pub fn advance(&mut self, seconds: f64) -> Result<(), String> {
         let now = self.now();
         let target = now + seconds;
-        if !(target <= MAX_CLOCK_S) {
+        if !seconds.is_finite() || seconds < 0.0 || target > MAX_CLOCK_S {
             return Err(format!(
                 "the simulated clock ends at {MAX_CLOCK_S} s and is at {now} s: at most {} s more",
                 MAX_CLOCK_S - now
@@ -874,6 +874,108 @@ mod tests {
         let t = c.now();
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert_eq!(c.now(), t);
+    }
+
+    /// The 50 ms integration the model states, step by step, for comparison.
+    fn fine(d: &mut Device, until: f64) {
+        while d.t < until {
+            let dt = (until - d.t).min(MAX_STEP_S);
+            d.step(d.t + dt / 2.0, dt);
+            d.t += dt;
+        }
+    }
+
+    fn assert_same_counters(fast: &Device, fine: &Device) {
+        let close = |a: f64, b: f64, what: &str| {
+            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{what}: fast {a} vs fine {b}");
+        };
+        for (a, b) in fast.powers.iter().zip(&fine.powers) {
+            close(a.energy_j, b.energy_j, "energy");
+            close(a.power_w, b.power_w, "power");
+        }
+        for (a, b) in fast.engines.iter().zip(&fine.engines) {
+            close(a.active_s, b.active_s, "engine active time");
+        }
+        for (a, b) in fast.freqs.iter().zip(&fine.freqs) {
+            close(a.throttle_s, b.throttle_s, "throttle time");
+            close(a.actual, b.actual, "frequency");
+            assert_eq!(a.reasons, b.reasons);
+        }
+        for (a, b) in fast.temps.iter().zip(&fine.temps) {
+            close(a.value_c, b.value_c, "temperature");
+        }
+        for (a, b) in fast.mems.iter().zip(&fine.mems) {
+            close(a.read_bytes, b.read_bytes, "memory read bytes");
+            close(a.write_bytes, b.write_bytes, "memory write bytes");
+        }
+        close(fast.pci_rx, fine.pci_rx, "PCI rx");
+        close(fast.pci_packets, fine.pci_packets, "PCI packets");
+        assert_eq!(fast.t, fine.t);
+    }
+
+    /// Issue 8 case 10: a settled device with a constant workload covers any stretch in a few
+    /// thousand steps, with the counters of the 50 ms integration.
+    #[test]
+    fn a_settled_constant_workload_takes_one_step_for_any_stretch() {
+        let mut m = machine("max1550");
+        m.devices[0].workload = Workload::light();
+        m.devices[0].powers[0].limits.sustained_mw = 200_000; // throttled: AVE_PWR_CAP throughout
+        let mut fine_copy = m.devices[0].clone();
+        let steps = m.devices[0].integrate(36_000.0, u64::MAX).unwrap();
+        assert!(steps < 10_000, "{steps} steps");
+        fine(&mut fine_copy, 36_000.0);
+        assert_same_counters(&m.devices[0], &fine_copy);
+        assert!(m.devices[0].freqs[0].reasons.contains(zes_freq_throttle_reason_flags_t::AVE_PWR_CAP));
+        // Once settled, a further 1e9 s is a couple of steps.
+        assert!(m.devices[0].integrate(1e9, u64::MAX).unwrap() <= 2);
+        let e = m.devices[0].powers[0].energy_j;
+        let w = m.devices[0].powers[0].power_w;
+        assert!((e - fine_copy.powers[0].energy_j - w * (1e9 - 36_000.0)).abs() < 1e-9 * e);
+    }
+
+    /// A square wave with long phases settles in each phase: each phase is then one step.
+    #[test]
+    fn long_square_phases_are_crossed_in_few_steps_with_the_same_counters() {
+        let mut m = machine("a770");
+        m.devices[0].workload = Workload {
+            compute: Signal::Square { low: 0.1, high: 0.9, period_s: 4000.0, duty: 0.25 },
+            ..Workload::idle()
+        };
+        let mut fine_copy = m.devices[0].clone();
+        let steps = m.devices[0].integrate(20_000.0, u64::MAX).unwrap();
+        assert!(steps < 100_000, "{steps} steps (fine: 400000)");
+        fine(&mut fine_copy, 20_000.0);
+        assert_same_counters(&m.devices[0], &fine_copy);
+    }
+
+    #[test]
+    fn a_varying_workload_runs_out_of_steps_and_changes_nothing() {
+        let mut m = machine("a770");
+        m.devices[0].workload = Workload {
+            compute: Signal::Sine { mean: 0.5, amplitude: 0.4, period_s: 10.0 },
+            ..Workload::idle()
+        };
+        m.clock.advance(1.0);
+        m.update_all();
+        let (t, energy) = (m.now(), m.devices[0].powers[0].energy_j);
+        let e = m.advance(1e9).unwrap_err();
+        assert!(e.contains("needs more than 1000000 integration steps"), "{e}");
+        assert_eq!((m.now(), m.devices[0].powers[0].energy_j, m.devices[0].t), (t, energy, t));
+        // Within the budget it goes.
+        m.advance(3600.0).unwrap();
+        assert_eq!(m.now(), 3601.0);
+        assert_eq!(m.devices[0].t, 3601.0);
+    }
+
+    #[test]
+    fn the_clock_ends_at_its_cap() {
+        let mut m = machine("igpu");
+        m.advance(MAX_CLOCK_S - 10.0).unwrap();
+        let e = m.advance(11.0).unwrap_err();
+        assert!(e.starts_with("the simulated clock ends at 10000000000 s"), "{e}");
+        m.advance(10.0).unwrap();
+        assert_eq!(m.now(), MAX_CLOCK_S);
+        assert!(timestamp_us(m.now()) < u64::MAX);
     }
 
     #[test]
