@@ -1003,6 +1003,37 @@ mod tests {
     }
 
     #[test]
+    fn presets_are_capped_and_get_valid_unique_pci_addresses() {
+        let names = vec!["a770"; 257];
+        assert_eq!(MachineConfig::from_presets(&names).unwrap_err(), "at most 256 devices (got 257)");
+        let mixed: Vec<&str> = (0..256).map(|i| ["a770", "igpu", "max1550"][i % 3]).collect();
+        let m = MachineConfig::from_presets(&mixed).unwrap();
+        let addresses: HashSet<_> =
+            m.devices.iter().map(|p| (p.pci_domain, p.pci_bus, p.pci_device, p.pci_function)).collect();
+        assert_eq!(addresses.len(), 256);
+        assert!(m.devices.iter().all(|p| p.pci_bus <= 0xFF && p.pci_device <= 0x1F && p.pci_function <= 7));
+    }
+
+    #[test]
+    fn signals_say_how_long_they_stay_constant() {
+        assert_eq!(Signal::Constant(0.5).constant_until(3.0), f64::INFINITY);
+        let square = Signal::Square { low: 0.0, high: 1.0, period_s: 10.0, duty: 0.25 };
+        assert_eq!(square.constant_until(1.0), 2.5);
+        assert_eq!(square.constant_until(12.5), 20.0);
+        let flat = Signal::Square { low: 0.3, high: 0.3, period_s: 10.0, duty: 0.25 };
+        assert_eq!(flat.constant_until(1.0), f64::INFINITY);
+        let ramp = Signal::Ramp { from: 0.0, to: 1.0, start_s: 5.0, duration_s: 10.0 };
+        assert_eq!(ramp.constant_until(1.0), 5.0);
+        assert_eq!(ramp.constant_until(6.0), 6.0);
+        assert_eq!(ramp.constant_until(15.0), f64::INFINITY);
+        let sine = Signal::Sine { mean: 0.5, amplitude: 0.1, period_s: 4.0 };
+        assert_eq!(sine.constant_until(1.0), 1.0);
+        let w = Workload { copy: ramp, ..Workload::light() };
+        assert_eq!(w.constant_until(1.0), 5.0);
+        assert_eq!(Workload::light().constant_until(1.0), f64::INFINITY);
+    }
+
+    #[test]
     fn signals() {
         let r = Signal::Ramp { from: 0.0, to: 1.0, start_s: 1.0, duration_s: 2.0 };
         assert_eq!(r.at(0.0), 0.0);

@@ -502,12 +502,12 @@ impl Device {
                 return None;
             }
             let constant_until = self.workload.constant_until(self.t).min(now);
-            let before = self.inputs_of_next_step();
+            let before = (constant_until > self.t + MAX_STEP_S).then(|| self.inputs_of_next_step());
             let dt = (now - self.t).min(MAX_STEP_S);
             self.step(self.t + dt / 2.0, dt);
             self.t += dt;
             steps += 1;
-            if constant_until > self.t && self.inputs_of_next_step() == before {
+            if constant_until > self.t && before.is_some_and(|b| self.inputs_of_next_step() == b) {
                 let dt = constant_until - self.t;
                 self.step(self.t + dt / 2.0, dt);
                 self.t = constant_until;
