@@ -63,9 +63,19 @@ impl Signal {
         }
     }
 
-    /// Until when (seconds) the signal keeps its value at `t`: `t` itself when it varies there,
-    /// infinity when it never changes again.
+    /// Until when (seconds) the signal keeps its value at `t`: `t` itself when it varies there
+    /// (or when that cannot be told: a period too small for `t`), infinity when it never
+    /// changes again.
     pub fn constant_until(&self, t: f64) -> f64 {
+        let until = self.constant_until_unchecked(t);
+        if until.is_nan() || until < t {
+            t
+        } else {
+            until
+        }
+    }
+
+    fn constant_until_unchecked(&self, t: f64) -> f64 {
         match *self {
             Signal::Constant(_) => f64::INFINITY,
             Signal::Square { low, high, .. } if low == high => f64::INFINITY,
@@ -1020,6 +1030,8 @@ mod tests {
         let square = Signal::Square { low: 0.0, high: 1.0, period_s: 10.0, duty: 0.25 };
         assert_eq!(square.constant_until(1.0), 2.5);
         assert_eq!(square.constant_until(12.5), 20.0);
+        let tiny = Signal::Square { low: 0.0, high: 1.0, period_s: 1e-300, duty: 0.5 };
+        assert_eq!(tiny.constant_until(1.0), 1.0, "phase NaN: not known to be constant");
         let flat = Signal::Square { low: 0.3, high: 0.3, period_s: 10.0, duty: 0.25 };
         assert_eq!(flat.constant_until(1.0), f64::INFINITY);
         let ramp = Signal::Ramp { from: 0.0, to: 1.0, start_s: 5.0, duration_s: 10.0 };

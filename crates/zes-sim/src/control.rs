@@ -75,26 +75,38 @@ pub fn control(request: &str) -> Result<String, String> {
             let d = device_index(&v, m.devices.len())?;
             m.update(d);
             let w = &mut m.devices[d].workload;
-            for (key, slot, scale) in [
-                ("compute", &mut w.compute, 1.0),
-                ("render", &mut w.render, 1.0),
-                ("copy", &mut w.copy, 1.0),
-                ("media", &mut w.media, 1.0),
-                ("memory_read_gbps", &mut w.mem_read_bps, 1e9),
-                ("memory_write_gbps", &mut w.mem_write_bps, 1e9),
-                ("pci_rx_gbps", &mut w.pci_rx_bps, 1e9),
-                ("pci_tx_gbps", &mut w.pci_tx_bps, 1e9),
+            // The bounds of the machine file's workloads. All checked before any is set.
+            let mut values = Vec::new();
+            for (key, scale, max) in [
+                ("compute", 1.0, 1.0),
+                ("render", 1.0, 1.0),
+                ("copy", 1.0, 1.0),
+                ("media", 1.0, 1.0),
+                ("memory_read_gbps", 1e9, 1e6),
+                ("memory_write_gbps", 1e9, 1e6),
+                ("pci_rx_gbps", 1e9, 1e6),
+                ("pci_tx_gbps", 1e9, 1e6),
             ] {
                 if let Some(x) = v.get(key) {
                     let x = x
                         .as_f64()
-                        .filter(|x| *x >= 0.0)
-                        .ok_or_else(|| format!("{key}: expected a number >= 0"))?;
-                    if scale == 1.0 && x > 1.0 {
-                        return Err(format!("{key}: expected a number from 0 to 1"));
-                    }
-                    *slot = Signal::Constant(x * scale);
+                        .filter(|x| (0.0..=max).contains(x))
+                        .ok_or_else(|| format!("{key}: expected a number from 0 to {max}"))?;
+                    values.push((key, x * scale));
                 }
+            }
+            for (key, x) in values {
+                let slot = match key {
+                    "compute" => &mut w.compute,
+                    "render" => &mut w.render,
+                    "copy" => &mut w.copy,
+                    "media" => &mut w.media,
+                    "memory_read_gbps" => &mut w.mem_read_bps,
+                    "memory_write_gbps" => &mut w.mem_write_bps,
+                    "pci_rx_gbps" => &mut w.pci_rx_bps,
+                    _ => &mut w.pci_tx_bps,
+                };
+                *slot = Signal::Constant(x);
             }
             json!({"ok": true})
         }

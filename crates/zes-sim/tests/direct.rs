@@ -539,6 +539,15 @@ fn counts_from_files_and_requests_are_capped() {
     assert_eq!(e, "pid: expected a number from 1 to 4294967295");
     let e = error_of(s, serde_json::json!({"op": "process", "device": 0, "pid": 5, "memory_mib": 1e300}));
     assert_eq!(e, "memory_mib: expected a number from 0 to 1073741824");
+    let e =
+        error_of(s, serde_json::json!({"op": "workload", "device": 0, "compute": 0.5, "pci_rx_gbps": 1e300}));
+    assert_eq!(e, "pci_rx_gbps: expected a number from 0 to 1000000");
+    control(&s.raw, r#"{"op":"advance","seconds":1}"#).unwrap();
+    assert_eq!(
+        control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap()["utilization"]["compute"],
+        0.0,
+        "unchanged"
+    );
     let e = error_of(s, serde_json::json!({"op": "event", "device": 0, "events": 1u64 << 32}));
     assert_eq!(e, "events: expected event flag bits (a 32-bit number)");
     for pid in 1..=4095u32 {
