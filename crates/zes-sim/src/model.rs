@@ -493,8 +493,9 @@ impl Device {
     /// When a step changes nothing the next step reads (temperatures, power, clocks, throttle
     /// reasons) and the workload stays constant for a while, every further 50 ms step in that
     /// while would repeat it exactly: one step then covers the whole while. Counters grow by the
-    /// same amounts as with 50 ms steps (up to rounding, about 1e-12 relative); temperatures,
-    /// already within rounding of their target, land on it.
+    /// same amounts as with 50 ms steps up to floating-point rounding (the many small additions
+    /// round more than the one large one: within 1e-9 relative over hours, see the tests);
+    /// temperatures, already within rounding of their target, land on it.
     pub fn integrate(&mut self, now: f64, budget: u64) -> Option<u64> {
         let mut steps = 0;
         while self.t < now {

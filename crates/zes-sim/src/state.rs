@@ -75,6 +75,9 @@ pub fn load_error() -> Option<String> {
 pub fn replace(result: Result<MachineConfig, String>) -> Result<(), String> {
     // A configuration that does not load leaves the current machine as it is.
     let cfg = result?;
+    if cfg.devices.len() > crate::handles::MAX_DEVICES {
+        return Err(format!("at most {} devices (got {})", crate::handles::MAX_DEVICES, cfg.devices.len()));
+    }
     let mut m = machine();
     crate::handles::next_generation()?;
     let new = build(Ok(cfg));
