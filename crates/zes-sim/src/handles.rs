@@ -3,8 +3,13 @@
 
 use core::ffi::c_void;
 
-const TAG: u64 = 0x5A5E << 48;
 const TAG_MASK: u64 = 0xFFFF << 48;
+
+/// The tag of this instance's handles: its number (`instance::id`, 0..=15) in the tag's low
+/// nibble keeps the handles of two loaded copies of the simulator apart.
+fn tag() -> u64 {
+    (0x5A5E ^ u64::from(crate::instance::id() & 0xF)) << 48
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -26,14 +31,14 @@ pub enum Kind {
 }
 
 pub fn make(kind: Kind, device: usize, index: usize) -> *mut c_void {
-    let raw = TAG | ((kind as u64) << 40) | (((device as u64) & 0xFFFF) << 24) | (index as u64 & 0xFF_FFFF);
+    let raw = tag() | ((kind as u64) << 40) | (((device as u64) & 0xFFFF) << 24) | (index as u64 & 0xFF_FFFF);
     raw as usize as *mut c_void
 }
 
 /// (device, index) of a handle of this kind, if it is one of ours.
 pub fn parse(handle: *mut c_void, kind: Kind) -> Option<(usize, usize)> {
     let raw = handle as usize as u64;
-    if raw & TAG_MASK != TAG || (raw >> 40) & 0xFF != kind as u64 {
+    if raw & TAG_MASK != tag() || (raw >> 40) & 0xFF != kind as u64 {
         return None;
     }
     Some((((raw >> 24) & 0xFFFF) as usize, (raw & 0xFF_FFFF) as usize))
@@ -43,7 +48,8 @@ pub fn parse(handle: *mut c_void, kind: Kind) -> Option<(usize, usize)> {
 pub fn device_of(raw: usize) -> Option<usize> {
     let raw = raw as u64;
     let kind = (raw >> 40) & 0xFF;
-    if raw & TAG_MASK != TAG || kind == Kind::Driver as u64 || kind == 0 || kind > Kind::Performance as u64 {
+    if raw & TAG_MASK != tag() || kind == Kind::Driver as u64 || kind == 0 || kind > Kind::Performance as u64
+    {
         return None;
     }
     Some(((raw >> 24) & 0xFFFF) as usize)
