@@ -44,7 +44,8 @@ fn list_shows_the_devices_of_every_driver() {
 
     let o = two_drivers(&dir).arg("list").output().unwrap();
     let table = stdout(&o);
-    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split_whitespace().take(2).collect()).collect();
+    let rows: Vec<Vec<&str>> =
+        table.lines().skip(1).map(|l| l.split_whitespace().take(2).collect()).collect();
     assert_eq!(rows, [["0", "0"], ["1", "1"], ["2", "1"]], "{table}");
 }
 
