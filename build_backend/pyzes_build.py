@@ -39,7 +39,8 @@ from maturin import (  # noqa: F401
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / "python" / "pyzes" / "_sim"
 
-# (cargo package, target name, target kind) of each native file the wheel carries in STAGE.
+# (cargo package, target name, target kind) of each native file the wheel carries in STAGE;
+# a kind is a library kind ("cdylib") or "bin" (an executable, e.g. ("zes-cli", "zes-smi", "bin")).
 ARTIFACTS = [("zes-sim", "zes_sim", "cdylib")]
 # Packages built together with the artifacts so that the feature graph is the extension's.
 GRAPH = ["zes-cli"]
@@ -69,7 +70,8 @@ def stage_native_files(config_settings=None) -> list[Path]:
     cargo = os.environ.get("CARGO", "cargo")
     packages = [arg for package, _, _ in ARTIFACTS for arg in ("-p", package)]
     packages += [arg for package in GRAPH for arg in ("-p", package)]
-    command = [cargo, "build", "--lib", *packages, *_cargo_options(config_settings)]
+    targets = ["--lib"] + [arg for _, name, kind in ARTIFACTS if kind == "bin" for arg in ("--bin", name)]
+    command = [cargo, "build", *targets, *packages, *_cargo_options(config_settings)]
     command += ["--message-format=json-render-diagnostics"]
     print("Running `{}`".format(" ".join(command)), file=sys.stderr)
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, check=False)
@@ -87,13 +89,17 @@ def stage_native_files(config_settings=None) -> list[Path]:
         target = message.get("target", {})
         for kind in target.get("kind", []):
             key = (target.get("name"), kind)
-            if key in wanted:
-                # A cdylib's message lists one file (plus a .lib/.pdb on Windows, a .dwp with split
-                # debuginfo): the loadable library is the one with the platform's suffix.
+            if key not in wanted:
+                continue
+            if kind == "bin":
+                files = [Path(message["executable"])] if message.get("executable") else []
+            else:
+                # A cdylib's message lists one file (plus a .lib/.pdb on Windows, a .dwp with
+                # split debuginfo): the loadable library is the one with the platform's suffix.
                 suffix = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
                 files = [Path(f) for f in message.get("filenames", []) if f.endswith(suffix)]
-                if files:
-                    found[key] = files[0]
+            if files:
+                found[key] = files[0]
     missing = wanted - found.keys()
     if missing:
         raise RuntimeError(f"cargo built no file for {sorted(missing)}")
