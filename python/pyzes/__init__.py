@@ -49,8 +49,27 @@ def use_library(path: str | None) -> None:
 
 
 def native_path() -> str:
-    """The file of the native module, which is also the simulated driver's library file."""
+    """The file of the native module. It is also a simulated driver file, but one that loads only
+    inside a Python process (it needs libpython); other programs use `simulator_driver_path()`."""
     return _native.__file__
+
+
+_DRIVER_FILE = {"win32": "zes_sim.dll", "darwin": "libzes_sim.dylib"}.get(_sys.platform, "libzes_sim.so")
+
+
+def simulator_driver_path() -> str:
+    """The simulated driver as a standalone Level Zero driver file shipped in this package (no
+    Python inside): point any C/C++/Rust Level Zero program at it with
+    `ZE_ENABLE_ALT_DRIVERS=<this path>` (plus `ZES_ENABLE_SYSMAN=1` on spec 1.4 loaders).
+    `zes-smi simulator-driver` prints the same path. Raises FileNotFoundError when the package
+    was built without it (a `maturin develop` build; `pip install` always builds it)."""
+    path = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "_sim", _DRIVER_FILE)
+    if not _os.path.isfile(path):
+        raise FileNotFoundError(
+            f"the standalone simulated driver {path} is missing: this pyzes was built without it "
+            "(build with `pip install .`, whose build backend makes it)"
+        )
+    return path
 
 
 _PRESETS = ("max1550", "a770", "igpu")
@@ -129,4 +148,14 @@ from ._api import init as init
 from ._api import native_snapshot as native_snapshot
 from ._api import snapshot as snapshot
 
-__all_pythonic__ = ["Sysman", "Driver", "Device", "devices", "init", "snapshot", "enums", "simulate"]
+__all_pythonic__ = [
+    "Sysman",
+    "Driver",
+    "Device",
+    "devices",
+    "init",
+    "snapshot",
+    "enums",
+    "simulate",
+    "simulator_driver_path",
+]

@@ -468,6 +468,12 @@ class Device:
     def uuid(self) -> str:
         return self.properties.uuid
 
+    @property
+    def driver_index(self) -> int:
+        """The position of this device's driver in `Sysman().drivers` (`self.index` is the
+        device's position among the devices of all drivers)."""
+        return self.driver.index
+
     def __repr__(self) -> str:
         return f"<pyzes.Device {self.index}: {self.name} {self.uuid}>"
 
@@ -655,12 +661,15 @@ def _command(pid: int) -> str | None:
 
 
 class Driver:
-    def __init__(self, handle, index: int):
+    """One Level Zero driver: `index` is its position in `Sysman().drivers`; its `devices` are
+    numbered from `first_device` on, so that a device's `index` is the same in its driver's list and
+    in `pyzes.devices()` (the devices of all drivers, in driver order)."""
+
+    def __init__(self, handle, index: int, first_device: int = 0):
         self.handle = handle
         self.index = index
-        self.devices = [
-            Device(self, h, i) for i, h in enumerate(_enum_handles(A.zesDeviceGet, handle, A.zes_device_handle_t))
-        ]
+        handles = _enum_handles(A.zesDeviceGet, handle, A.zes_device_handle_t)
+        self.devices = [Device(self, h, first_device + i) for i, h in enumerate(handles)]
 
     def device_by_uuid(self, uuid: bytes | str) -> Device | None:
         raw = bytes.fromhex(uuid.replace("-", "")) if isinstance(uuid, str) else bytes(uuid)
@@ -683,7 +692,10 @@ class Sysman:
             if _sysman is None:
                 self = super().__new__(cls)
                 check(A.zesInit(flags), "zesInit")
-                self.drivers = [Driver(h, i) for i, h in enumerate(_enum_handles_root())]
+                self.drivers = []
+                for i, h in enumerate(_enum_handles_root()):
+                    first = sum(len(d.devices) for d in self.drivers)
+                    self.drivers.append(Driver(h, i, first))
                 _sysman = self
             return _sysman
 
@@ -692,8 +704,6 @@ class Sysman:
         out = []
         for d in self.drivers:
             out.extend(d.devices)
-        for i, dev in enumerate(out):
-            dev.index = i
         return out
 
     def device_by_uuid(self, uuid: str) -> Device | None:

@@ -95,6 +95,9 @@ pub enum Command {
     Set(SetArgs),
     /// Serve /metrics for Prometheus (text format and OpenMetrics).
     Exporter(ExporterArgs),
+    /// Print the path of the standalone simulated driver file, for other Level Zero programs:
+    /// `ZE_ENABLE_ALT_DRIVERS=$(zes-smi simulator-driver) program`.
+    SimulatorDriver,
 }
 
 #[derive(Args, Debug)]

@@ -20,6 +20,9 @@ fn format_of(f: FormatArgs) -> Format {
 }
 
 pub fn run(cli: Cli) -> Result<(), Fatal> {
+    if let Command::SimulatorDriver = cli.command {
+        return simulator_driver();
+    }
     let session = Session::open(cli.simulate.as_deref(), cli.library.as_deref())?;
     let select = |s: &crate::cli::Select| session.select(&s.devices).map_err(Fatal::usage);
     match cli.command {
@@ -37,7 +40,20 @@ pub fn run(cli: Cli) -> Result<(), Fatal> {
             set(&session, &devices, &args)
         }
         Command::Exporter(args) => crate::exporter::run(session, &args).map_err(Fatal::runtime),
+        Command::SimulatorDriver => simulator_driver(),
     }
+}
+
+/// Needs no library: where the standalone simulated driver of this build is.
+fn simulator_driver() -> Result<(), Fatal> {
+    let path = zes_sim::instance::standalone_driver_file().ok_or_else(|| {
+        Fatal::runtime(
+            "the standalone simulated driver file is not installed beside this zes-smi \
+             (pip install pyzes ships it; cargo builds it with `cargo build -p zes-sim`)",
+        )
+    })?;
+    Out::new().line(&path.display().to_string());
+    Ok(())
 }
 
 fn print_json(out: &mut Out, value: &Value) {
@@ -57,7 +73,7 @@ fn list(session: &Session, format: Format) -> Result<(), Fatal> {
     match format {
         Format::Json => print_json(&mut out, &json!({ "schema": "zes-smi/1", "devices": devices })),
         _ => {
-            let mut t = Table::new(&["IDX", "NAME", "UUID", "PCI", "MEMORY", "DRIVER", "SUBDEVICES"]);
+            let mut t = Table::new(&["IDX", "DRV", "NAME", "UUID", "PCI", "MEMORY", "DRIVER", "SUBDEVICES"]);
             for d in &devices {
                 let mem = match format {
                     Format::Csv => d.memory_bytes.map(|m| m.to_string()).unwrap_or_default(),
@@ -65,6 +81,7 @@ fn list(session: &Session, format: Format) -> Result<(), Fatal> {
                 };
                 t.push(vec![
                     d.index.to_string(),
+                    d.driver.to_string(),
                     d.name.clone(),
                     d.uuid.clone(),
                     d.pci_address.clone().unwrap_or_else(|| "-".into()),

@@ -113,6 +113,8 @@ impl<T: Serialize> Serialize for Reading<T> {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DeviceSummary {
     pub index: usize,
+    /// The position of the device's driver among the drivers found (`zes::Device::driver_index`).
+    pub driver: usize,
     pub name: String,
     pub uuid: String,
     pub pci_address: Option<String>,

@@ -218,6 +218,7 @@ fn summarize(index: usize, d: &Device) -> DeviceSummary {
     match props {
         Ok(p) => DeviceSummary {
             index,
+            driver: d.driver_index(),
             name: p.name.clone(),
             uuid: uuid_text(&p.uuid),
             pci_address: pci,
@@ -227,6 +228,7 @@ fn summarize(index: usize, d: &Device) -> DeviceSummary {
         },
         Err(e) => DeviceSummary {
             index,
+            driver: d.driver_index(),
             name: format!("<{}>", e.code_name()),
             uuid: String::new(),
             pci_address: pci,

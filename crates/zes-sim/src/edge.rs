@@ -171,6 +171,40 @@ pub fn guard_getter(f: impl FnOnce() -> ze_result_t) -> ze_result_t {
     result
 }
 
+/// The file this code was loaded from: the simulator's own library file when a loader or a
+/// program opened it, else the module or executable that links the simulator in. The dynamic
+/// linker knows it; `None` where it does not say (or off Unix).
+pub fn own_file() -> Option<std::path::PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+        let address = own_file as fn() -> Option<std::path::PathBuf> as *const libc::c_void;
+        // SAFETY: `address` is a function of this object; dladdr only writes `info`.
+        if unsafe { libc::dladdr(address, info.as_mut_ptr()) } == 0 {
+            return None;
+        }
+        // SAFETY: dladdr succeeded, so it filled `info` (zeroed before, so every field is defined).
+        let info = unsafe { info.assume_init() };
+        if info.dli_fname.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `dli_fname` is a NUL-terminated path owned by the dynamic linker,
+        // valid while the object is loaded; it is copied at once.
+        let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+        let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        // The main program is named by the dynamic linker as it was started (possibly relative).
+        if path.as_os_str().is_empty() || !path.is_absolute() {
+            return std::env::current_exe().ok();
+        }
+        Some(path)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

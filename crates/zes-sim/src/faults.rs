@@ -125,21 +125,23 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Reads `ZES_SIM_FAULTS`, `ZES_SIM_UNPRIVILEGED` and `ZES_SIM_LATENCY_US` on top of `self`.
     pub fn apply_env(&mut self) -> Result<(), String> {
-        if let Ok(spec) = std::env::var("ZES_SIM_FAULTS") {
+        // This instance's own form of each variable first (`instance::var`).
+        let read = |name| crate::instance::var(name).map(|(var, v)| (var, v.to_string_lossy().into_owned()));
+        if let Some((var, spec)) = read("ZES_SIM_FAULTS") {
             for part in spec.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
                 if self.rules.len() >= MAX_RULES {
-                    return Err(format!("ZES_SIM_FAULTS: at most {MAX_RULES} rules"));
+                    return Err(format!("{var}: at most {MAX_RULES} rules"));
                 }
-                self.rules.push(FaultRule::parse(part).map_err(|e| format!("ZES_SIM_FAULTS: {e}"))?);
+                self.rules.push(FaultRule::parse(part).map_err(|e| format!("{var}: {e}"))?);
             }
         }
-        if let Ok(v) = std::env::var("ZES_SIM_UNPRIVILEGED") {
+        if let Some((_, v)) = read("ZES_SIM_UNPRIVILEGED") {
             self.unprivileged = !matches!(v.trim(), "" | "0" | "false" | "no");
         }
-        if let Ok(v) = std::env::var("ZES_SIM_LATENCY_US") {
+        if let Some((var, v)) = read("ZES_SIM_LATENCY_US") {
             let max = crate::edge::MAX_LATENCY_US;
             self.latency_us = v.trim().parse().ok().filter(|us| *us <= max).ok_or_else(|| {
-                format!("ZES_SIM_LATENCY_US: expected microseconds from 0 to {max}, got {v:?}")
+                format!("{var}: expected microseconds from 0 to {max}, got {v:?}")
             })?;
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! | ----- | ---------- | --- |
 //! | 63-48 | tag 0x5A5E | never null, and outside every user address space (x86-64 and 48-bit arm64 user space ends below bit 48, even with top-byte-ignore) |
 //! | 47-44 | kind       | a power handle is never taken for an engine handle |
-//! | 43-40 | instance   | a second copy of the simulator in the same process ([`set_instance`]) hands out other values |
+//! | 43-40 | instance   | a second copy of the simulator in the same process (`crate::instance::id`, its place in `ZE_ENABLE_ALT_DRIVERS`) hands out other values |
 //! | 39-32 | device     | [`MAX_DEVICES`] devices at most (the machine file and presets are capped to it) |
 //! | 31-20 | index      | [`MAX_COMPONENTS`] components of one kind per device at most |
 //! | 19-0  | generation | bumped by every rebuild of the machine: older handles are refused, never read another device |
@@ -30,14 +30,11 @@ const GENERATION_MASK: u64 = (1 << GENERATION_BITS) - 1;
 pub const MAX_DEVICES: usize = 256;
 /// Most components of one kind on one device (engine groups, firmwares...), and sub-devices + 1.
 pub const MAX_COMPONENTS: usize = 4096;
-/// Most instances of the simulator in one process that hand out distinct handles.
-pub const MAX_INSTANCES: u8 = 16;
 /// Most rebuilds of the machine in one process: past it a rebuild is refused, since the
 /// generation field would wrap and old handles could again look current.
 pub const MAX_GENERATION: u64 = GENERATION_MASK;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static INSTANCE: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -77,14 +74,10 @@ fn following(g: u64) -> Option<u64> {
     (g < MAX_GENERATION).then_some(g + 1)
 }
 
-/// Makes this copy of the simulator hand out handles of its own (for a second copy of the library
-/// loaded as another driver in the same process). Instance 0 is the default.
-pub fn set_instance(instance: u8) -> Result<(), String> {
-    if instance >= MAX_INSTANCES {
-        return Err(format!("instance: expected 0 to {}", MAX_INSTANCES - 1));
-    }
-    INSTANCE.store(instance as u64, Ordering::SeqCst);
-    Ok(())
+/// This copy's number in its handles (0..=15): distinct for each copy of the library loaded as
+/// another driver in the same process, so that handles stay unique in the process.
+fn instance() -> u64 {
+    u64::from(crate::instance::id() & 0xF)
 }
 
 fn prefix(instance: u64, kind: Kind) -> u64 {
@@ -112,13 +105,13 @@ fn decode(raw: u64, instance: u64, generation: u64, kind: Kind) -> Option<(usize
 /// The handle of component `index` of `kind` on `device`, in the current generation. `device`
 /// and `index` are below [`MAX_DEVICES`] and [`MAX_COMPONENTS`] (the configuration's caps).
 pub fn make(kind: Kind, device: usize, index: usize) -> *mut c_void {
-    let raw = encode(INSTANCE.load(Ordering::SeqCst), generation(), kind, device, index);
+    let raw = encode(instance(), generation(), kind, device, index);
     raw as usize as *mut c_void
 }
 
 /// (device, index) of a handle of this kind, if it is one of ours of the current generation.
 pub fn parse(handle: *mut c_void, kind: Kind) -> Option<(usize, usize)> {
-    decode(handle as usize as u64, INSTANCE.load(Ordering::SeqCst), generation(), kind)
+    decode(handle as usize as u64, instance(), generation(), kind)
 }
 
 /// The device a handle of any kind but the driver belongs to, if it is one of ours (of any
@@ -186,6 +179,5 @@ mod tests {
         assert_eq!(decode(mine, 1, 3, Kind::Device), None);
         assert_ne!(encode(0, 0, Kind::Driver, 0, 0), encode(1, 0, Kind::Driver, 0, 0));
         assert_eq!(device_of(theirs as usize), Some(0));
-        assert!(set_instance(MAX_INSTANCES).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The one simulated machine of the process, and how it is (re)loaded.
 
 use crate::config::MachineConfig;
+use crate::instance;
 use crate::model::Machine;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -12,22 +13,24 @@ static LOAD_ERROR: Mutex<Option<String>> = Mutex::new(None);
 /// environment (`ZES_SIM_FAULTS`, `ZES_SIM_UNPRIVILEGED`, `ZES_SIM_LATENCY_US`) are added, and
 /// `ZES_SIM_CLOCK=frozen` freezes the clock.
 pub fn config_from_env() -> Result<MachineConfig, String> {
-    let mut cfg = if let Some(path) = std::env::var_os("ZES_SIM_CONFIG").filter(|p| !p.is_empty()) {
+    // Each variable is read in this instance's form first (`instance::var`).
+    let mut cfg = if let Some((var, path)) = instance::var("ZES_SIM_CONFIG").filter(|(_, p)| !p.is_empty()) {
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("ZES_SIM_CONFIG: cannot read {}: {e}", path.to_string_lossy()))?;
+            .map_err(|e| format!("{var}: cannot read {}: {e}", path.to_string_lossy()))?;
         MachineConfig::parse(&text).map_err(|e| format!("{}: {e}", path.to_string_lossy()))?
-    } else if let Ok(list) = std::env::var("ZES_SIM_PRESET") {
+    } else if let Some((var, list)) = instance::var("ZES_SIM_PRESET") {
+        let list = list.to_string_lossy();
         let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-        MachineConfig::from_presets(&names).map_err(|e| format!("ZES_SIM_PRESET: {e}"))?
+        MachineConfig::from_presets(&names).map_err(|e| format!("{var}: {e}"))?
     } else {
         MachineConfig::default_machine()
     };
     cfg.faults.apply_env()?;
-    if let Ok(clock) = std::env::var("ZES_SIM_CLOCK") {
-        match clock.trim() {
+    if let Some((var, clock)) = instance::var("ZES_SIM_CLOCK") {
+        match clock.to_string_lossy().trim() {
             "frozen" => cfg.clock_frozen = true,
             "real" | "" => cfg.clock_frozen = false,
-            other => return Err(format!("ZES_SIM_CLOCK: expected real or frozen, got {other:?}")),
+            other => return Err(format!("{var}: expected real or frozen, got {other:?}")),
         }
     }
     Ok(cfg)

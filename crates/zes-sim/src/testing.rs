@@ -75,6 +75,12 @@ pub fn run_in_loader_child(test: &str, flag: &str, extra: &[(&str, &str)]) {
     for var in SETTINGS {
         cmd.env_remove(var);
     }
+    // Also every instance's own form of them (`ZES_SIM_PRESET_<file stem>`...).
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("ZES_SIM_") {
+            cmd.env_remove(var);
+        }
+    }
     for (key, value) in extra {
         cmd.env(key, value);
     }

@@ -217,6 +217,11 @@ impl Device {
         &self.driver
     }
 
+    /// The position of this device's driver in [`crate::Sysman::drivers`].
+    pub fn driver_index(&self) -> usize {
+        self.driver.index()
+    }
+
     /// The [`Sysman`] this device belongs to.
     pub fn sysman(&self) -> &Sysman {
         &self.driver.sysman

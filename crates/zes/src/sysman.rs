@@ -235,7 +235,9 @@ impl Sysman {
         self.inner.drivers.iter().map(|&handle| Driver { sysman: self.clone(), handle }).collect()
     }
 
-    /// Every device of every driver.
+    /// Every device of every driver: the drivers in the order of [`Sysman::drivers`], each one's
+    /// devices in its own order. An index into this list is stable for the session;
+    /// [`Device::driver_index`] tells which driver a device belongs to.
     ///
     /// # Errors
     /// [`crate::Error::Call`] when `zesDeviceGet` (`zeDeviceGet` on the legacy path) fails.
@@ -294,6 +296,12 @@ impl Driver {
     /// The [`Sysman`] this driver belongs to.
     pub fn sysman(&self) -> &Sysman {
         &self.sysman
+    }
+
+    /// This driver's position in [`Sysman::drivers`] (stable for the session).
+    pub fn index(&self) -> usize {
+        // A Driver is made only from the session's own list, so its handle is in it.
+        self.sysman.inner.drivers.iter().position(|h| *h == self.handle).unwrap_or(0)
     }
 
     /// The devices of this driver.

@@ -331,7 +331,11 @@ impl Collector for StateCollector {
             let s = &entry.summary;
             let labels = with(
                 device_labels(s),
-                &[("driver_version", s.driver_version.clone()), ("subdevices", s.subdevices.to_string())],
+                &[
+                    ("driver", s.driver.to_string()),
+                    ("driver_version", s.driver_version.clone()),
+                    ("subdevices", s.subdevices.to_string()),
+                ],
             );
             info.encode_info(&labels)?;
         }
@@ -411,6 +415,7 @@ pub(crate) mod tests {
     pub(crate) fn fixture() -> ExportState {
         let summary = DeviceSummary {
             index: 0,
+            driver: 0,
             name: "Intel(R) Data Center GPU Max 1550".into(),
             uuid: "00000000-0000-0000-0000-0000000000aa".into(),
             pci_address: Some("0000:29:00.0".into()),
