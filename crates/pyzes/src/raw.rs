@@ -880,33 +880,64 @@ const MAX_CHAIN_LINKS: usize = 32;
 /// Offset and size of `pNext` in every chained struct (after the 4-byte `stype` and padding).
 const PNEXT: core::ops::Range<usize> = 8..16;
 
+/// Room for a struct copy: inline for the common small structs (no allocation on the hot path),
+/// on the heap otherwise. An inline copy's address changes when it moves: it is taken only once
+/// the shadow holding it is in its final place (the generated code's `sh` binding).
+enum Buf {
+    Inline([u64; INLINE_WORDS]),
+    Heap(Vec<u64>),
+}
+
+const INLINE_WORDS: usize = 8;
+
+impl Buf {
+    fn ptr(&self) -> *const u64 {
+        match self {
+            Buf::Inline(a) => a.as_ptr(),
+            Buf::Heap(v) => v.as_ptr(),
+        }
+    }
+    fn mut_ptr(&mut self) -> *mut u64 {
+        match self {
+            Buf::Inline(a) => a.as_mut_ptr(),
+            Buf::Heap(v) => v.as_mut_ptr(),
+        }
+    }
+}
+
 /// One struct the driver sees as the binding's copy: where the caller's is and the copy.
 struct Copied {
     caller: usize,
-    copy: Vec<u64>,
+    copy: Buf,
     size: usize,
 }
 
 impl Copied {
-    fn from(addr: usize, size: usize) -> Copied {
-        let mut copy = vec![0u64; size.div_ceil(8)];
+    /// A copy of the `size` bytes at `addr`; `inline` allows the copy to live inside the value.
+    fn from(addr: usize, size: usize, inline: bool) -> Copied {
+        let words = size.div_ceil(8);
+        let mut copy = if inline && words <= INLINE_WORDS {
+            Buf::Inline([0; INLINE_WORDS])
+        } else {
+            Buf::Heap(vec![0u64; words])
+        };
         // SAFETY: `size` bytes at `addr` are a validated buffer (a live ctypes object or mapped
         // readable memory); the copy has room for them.
-        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, copy.as_mut_ptr() as *mut u8, size) };
+        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, copy.mut_ptr() as *mut u8, size) };
         Copied { caller: addr, copy, size }
     }
     fn addr(&self) -> usize {
-        self.copy.as_ptr() as usize
+        self.copy.ptr() as usize
     }
     fn set_next(&mut self, at: usize, next: usize) {
-        let p = self.copy.as_mut_ptr() as *mut u8;
+        let p = self.copy.mut_ptr() as *mut u8;
         // SAFETY: `at + 16 <= size`: `pNext` of an element inside the copy.
         unsafe { core::ptr::write_unaligned(p.add(at + PNEXT.start) as *mut usize, next) }
     }
     /// Copies the driver's answer back, except the `pNext` fields (which point into our copies;
     /// the caller's stay as they are now).
     fn write_back(&self, elems: usize, elem_size: usize) {
-        let src = self.copy.as_ptr() as *const u8;
+        let src = self.copy.ptr() as *const u8;
         for i in 0..elems {
             let at = i * elem_size;
             for range in [at..at + PNEXT.start, at + PNEXT.end..at + elem_size] {
@@ -961,7 +992,7 @@ impl<'py> Shadow<'py> {
         let Some(bytes) = n.checked_mul(size).filter(|b| ptr.elems.is_some() || *b <= MAX_RAW_BYTES) else {
             return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
         };
-        let mut root = Copied::from(ptr.addr, bytes);
+        let mut root = Copied::from(ptr.addr, bytes, true);
         for i in 0..n {
             // The copy's `pNext` (element i): what was validated is what the driver will see.
             // SAFETY: inside the copy.
@@ -993,7 +1024,8 @@ impl<'py> Shadow<'py> {
                 if !whole {
                     return Ok(Err(bad));
                 }
-                let copy = Copied::from(next, link_size);
+                // Links are on the heap: the root (or the link before) points at them.
+                let copy = Copied::from(next, link_size, false);
                 let copy_addr = copy.addr();
                 match patch {
                     None => root.set_next(i * size, copy_addr),
