@@ -379,6 +379,20 @@ def test_firmware_buffers_shorter_than_their_sizes_are_refused_before_the_call()
     assert calls() == [before[0] + 1, before[1] + 2, before[2]]
 
 
+def test_event_array_shorter_than_the_device_count_is_refused_before_the_call():
+    # "This array must be at least as big as count" (zesDriverEventListen's pEvents).
+    drv, devs = c_devices()
+    listened = (pyzes.zes_device_handle_t * 2)(devs[0], devs[-1])
+    events, n = (ctypes.c_uint32 * 1)(), ctypes.c_uint32(0)
+    names = ("zesDriverEventListen", "zesDriverEventListenEx")
+    before = [sim({"op": "calls", "function": f})["calls"] for f in names]
+    assert pyzes.zesDriverEventListen(drv, 0, 2, listened, ctypes.byref(n), events) == INVALID_SIZE
+    assert pyzes.zesDriverEventListenEx(drv, 0, 2, listened, ctypes.byref(n), events) == INVALID_SIZE
+    assert [sim({"op": "calls", "function": f})["calls"] for f in names] == before
+    enough = (ctypes.c_uint32 * 2)()
+    assert pyzes.zesDriverEventListen(drv, 0, 2, listened, ctypes.byref(n), enough) == 0
+
+
 # --- case 16: byref's offset is honoured -------------------------------------------------------
 
 

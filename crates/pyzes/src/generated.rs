@@ -1553,6 +1553,7 @@ pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, t
     if v5.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
     if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
+    if let Err(rc) = v5.check_len(v2 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListen {
         // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
         // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
@@ -1584,6 +1585,7 @@ pub(crate) fn zesDriverEventListenEx(py: Python<'_>, hDriver: &Bound<'_, PyAny>,
     if v5.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
     if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
+    if let Err(rc) = v5.check_len(v2 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListenEx {
         // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
         // struct (and its chain), or the buffer of a live ctypes object (or checked mapped

@@ -9410,7 +9410,7 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
         crate::ParamInfo { name: "count", c_type: "uint32_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
         crate::ParamInfo { name: "phDevices", c_type: "zes_device_handle_t", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: Some("0, count") },
         crate::ParamInfo { name: "pNumDeviceEvents", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
-        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
+        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: Some("0, count") },
     ] },
     crate::FunctionInfo { name: "zesDriverEventListenEx", since: Version::new(1, 1), experimental: false, table: Some("zes_driver_dditable_t"), params: &[
         crate::ParamInfo { name: "hDriver", c_type: "ze_driver_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
@@ -9418,7 +9418,7 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
         crate::ParamInfo { name: "count", c_type: "uint32_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
         crate::ParamInfo { name: "phDevices", c_type: "zes_device_handle_t", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: Some("0, count") },
         crate::ParamInfo { name: "pNumDeviceEvents", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
-        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
+        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: Some("0, count") },
     ] },
     crate::FunctionInfo { name: "zesDriverGet", since: Version::new(1, 5), experimental: false, table: Some("zes_driver_dditable_t"), params: &[
         crate::ParamInfo { name: "pCount", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
