@@ -353,6 +353,34 @@ def test_raw_memory_check_loses_no_concurrent_write():
     assert calls > 0 and lost == 0
 
 
+def test_raw_memory_unmapped_after_a_check_or_read_only_is_refused():
+    out = run_child(
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, c_size_t]
+        PROT_READ, PROT_WRITE, MAP_PRIVATE_ANON = 1, 2, 0x22
+        T = pyzes.zes_mem_state_t
+        mem = handles["zes_mem_handle_t"]
+        codes = []
+        for prot in (PROT_READ | PROT_WRITE, PROT_READ):
+            page = libc.mmap(None, 4096, prot, MAP_PRIVATE_ANON, -1, 0)
+            if prot & PROT_WRITE:
+                T.from_address(page).stype = pyzes.ZES_STRUCTURE_TYPE_MEM_STATE
+            raw = cast(page, POINTER(T))
+            codes.append(pyzes.zesMemoryGetState(mem, raw))
+            codes.append(pyzes.zesMemoryGetState(mem, T.from_address(page)))
+            assert libc.munmap(page, 4096) == 0
+            # the memory map was cached by the first check; the page is gone now
+            codes.append(pyzes.zesMemoryGetState(mem, raw))
+        print(*codes)
+        """
+    )
+    ok, bad = "0", str(INVALID_ARGUMENT)
+    assert out.split() == [ok, ok, bad, bad, bad, bad]
+
+
 # --- case 8: the firmware functions' buffers are bounded by their sizes ------------------------
 
 

@@ -1108,16 +1108,53 @@ fn live_bytes<'py>(
     Ok(None)
 }
 
-/// The `len` bytes at `addr` are mapped readable and writable in this process, as the kernel's
-/// memory map (`/proc/self/maps`, read afresh on every check) says: nothing is read or written
-/// at `addr` itself, so other threads' writes there are never disturbed. Unverifiable (the map
+/// The `len` bytes at `addr` are mapped readable and writable in this process. Nothing at
+/// `addr` is ever written (other threads' writes there are never disturbed):
+/// - the permissions come from the kernel's memory map (`/proc/self/maps`), parsed once and
+///   cached; an address the cached map does not show as readable and writable makes it re-read
+///   (new mappings), so only a refusal costs a fresh read;
+/// - on a positive answer from the cache, the pages are also read now (one byte per page, by the
+///   kernel with `process_vm_readv`, which fails instead of faulting), so that memory unmapped
+///   since the map was read is refused.
+///
+/// Not caught: a page made read-only (`mprotect`) after the map was read. Unverifiable (the map
 /// cannot be read): false.
 #[cfg(target_os = "linux")]
 fn accessible(addr: usize, len: usize) -> bool {
-    let Some(end) = addr.checked_add(len) else { return false };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return false };
-    // Mappings are listed in address order; the range may span adjacent ones.
-    let mut need = addr;
+    static MAPS: RwLock<Vec<(usize, usize, bool)>> = RwLock::new(Vec::new());
+    let Some(end) = addr.checked_add(len.max(1)) else { return false };
+    let covered = |regions: &[(usize, usize, bool)]| {
+        // Regions are in address order; the range may span adjacent ones.
+        let mut need = addr;
+        let first = regions.partition_point(|&(_, hi, _)| hi <= addr);
+        for &(lo, hi, rw) in &regions[first..] {
+            if lo > need || !rw {
+                return false;
+            }
+            need = hi;
+            if need >= end {
+                return true;
+            }
+        }
+        false
+    };
+    let cached = MAPS.read().map(|m| covered(&m)).unwrap_or(false);
+    if cached && pages_readable_now(addr, end) {
+        return true;
+    }
+    let Some(fresh) = read_maps() else { return false };
+    let ok = covered(&fresh);
+    if let Ok(mut m) = MAPS.write() {
+        *m = fresh;
+    }
+    ok && pages_readable_now(addr, end)
+}
+
+/// The regions of `/proc/self/maps`: (start, end, readable and writable).
+#[cfg(target_os = "linux")]
+fn read_maps() -> Option<Vec<(usize, usize, bool)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let mut regions = Vec::with_capacity(maps.len() / 64);
     for line in maps.lines() {
         let mut fields = line.split_ascii_whitespace();
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { continue };
@@ -1125,18 +1162,38 @@ fn accessible(addr: usize, len: usize) -> bool {
         let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16)) else {
             continue;
         };
-        if hi <= need {
-            continue;
+        regions.push((lo, hi, perms.starts_with("rw")));
+    }
+    Some(regions)
+}
+
+/// Every page of `[addr, end)` is mapped readable right now: the kernel copies one byte of each
+/// page into our buffer (it reports an error for an unmapped page, never a fault).
+#[cfg(target_os = "linux")]
+fn pages_readable_now(addr: usize, end: usize) -> bool {
+    const PAGE: usize = 4096;
+    const BATCH: usize = 256;
+    let mut sink = [0u8; BATCH];
+    let mut at = addr;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    while at < end {
+        let mut remote = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; BATCH];
+        let mut n = 0;
+        while n < BATCH && at < end {
+            remote[n] = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: 1 };
+            n += 1;
+            at = (at / PAGE + 1) * PAGE;
         }
-        if lo > need || !perms.starts_with("rw") {
+        let local = libc::iovec { iov_base: sink.as_mut_ptr().cast(), iov_len: n };
+        // SAFETY: the kernel validates the remote addresses (an unmapped one is an error); the
+        // local buffer is ours and has room for the `n` bytes asked for.
+        let read = unsafe { libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0) };
+        if read != n as isize {
             return false;
         }
-        need = hi;
-        if need >= end {
-            return true;
-        }
     }
-    false
+    true
 }
 
 #[cfg(not(target_os = "linux"))]
