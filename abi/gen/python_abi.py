@@ -180,5 +180,7 @@ def emit(abi: Abi) -> str:
     for f in abi.functions:
         w(f'    {f["name"]},\n')
     w(")\n\n")
+    w("# Raw addresses (memory no ctypes object owns) may span at most this many bytes per parameter.\n")
+    w("MAX_RAW_BYTES: int = _native.MAX_RAW_BYTES\n\n")
     w("_native._register_types(_STRUCTS, _HANDLES)\n")
     return "".join(out)

@@ -89,7 +89,8 @@ def emit(abi: Abi) -> str:
     w("_STYPE_STRUCTS: dict[int, type[Structure]]\n")
     w("_EXTENDS: dict[str, tuple[str, ...]]\n")
     w("_ENUMS: dict[str, tuple[str | None, tuple[tuple[str, int], ...]]]\n")
-    w("_FUNCTIONS: dict[str, tuple[str, tuple[tuple[str, str, int, str, bool, str | None], ...]]]\n\n")
+    w("_FUNCTIONS: dict[str, tuple[str, tuple[tuple[str, str, int, str, bool, str | None], ...]]]\n")
+    w("MAX_RAW_BYTES: int\n\n")
     for f in abi.functions:
         params = ", ".join(f'{p["name"]}: {param_type(abi, p)}' for p in f["params"])
         w(f'def {f["name"]}({params}) -> int: ...\n')

@@ -2826,8 +2826,8 @@ _FUNCTIONS = {
     "zesDiagnosticsGetProperties": ('1.0', (('hDiagnostics', 'zes_diag_handle_t', 0, 'in', False, None), ('pProperties', 'zes_diag_properties_t', 1, 'inout', False, None))),
     "zesDiagnosticsGetTests": ('1.0', (('hDiagnostics', 'zes_diag_handle_t', 0, 'in', False, None), ('pCount', 'uint32_t', 1, 'inout', False, None), ('pTests', 'zes_diag_test_t', 1, 'inout', True, '0, *pCount'))),
     "zesDiagnosticsRunTests": ('1.0', (('hDiagnostics', 'zes_diag_handle_t', 0, 'in', False, None), ('startIndex', 'uint32_t', 0, 'in', False, None), ('endIndex', 'uint32_t', 0, 'in', False, None), ('pResult', 'zes_diag_result_t', 1, 'inout', False, None))),
-    "zesDriverEventListen": ('1.0', (('hDriver', 'ze_driver_handle_t', 0, 'in', False, None), ('timeout', 'uint32_t', 0, 'in', False, None), ('count', 'uint32_t', 0, 'in', False, None), ('phDevices', 'zes_device_handle_t', 1, 'in', False, '0, count'), ('pNumDeviceEvents', 'uint32_t', 1, 'inout', False, None), ('pEvents', 'zes_event_type_flags_t', 1, 'inout', False, None))),
-    "zesDriverEventListenEx": ('1.1', (('hDriver', 'ze_driver_handle_t', 0, 'in', False, None), ('timeout', 'uint64_t', 0, 'in', False, None), ('count', 'uint32_t', 0, 'in', False, None), ('phDevices', 'zes_device_handle_t', 1, 'in', False, '0, count'), ('pNumDeviceEvents', 'uint32_t', 1, 'inout', False, None), ('pEvents', 'zes_event_type_flags_t', 1, 'inout', False, None))),
+    "zesDriverEventListen": ('1.0', (('hDriver', 'ze_driver_handle_t', 0, 'in', False, None), ('timeout', 'uint32_t', 0, 'in', False, None), ('count', 'uint32_t', 0, 'in', False, None), ('phDevices', 'zes_device_handle_t', 1, 'in', False, '0, count'), ('pNumDeviceEvents', 'uint32_t', 1, 'inout', False, None), ('pEvents', 'zes_event_type_flags_t', 1, 'inout', False, '0, count'))),
+    "zesDriverEventListenEx": ('1.1', (('hDriver', 'ze_driver_handle_t', 0, 'in', False, None), ('timeout', 'uint64_t', 0, 'in', False, None), ('count', 'uint32_t', 0, 'in', False, None), ('phDevices', 'zes_device_handle_t', 1, 'in', False, '0, count'), ('pNumDeviceEvents', 'uint32_t', 1, 'inout', False, None), ('pEvents', 'zes_event_type_flags_t', 1, 'inout', False, '0, count'))),
     "zesDriverGet": ('1.5', (('pCount', 'uint32_t', 1, 'inout', False, None), ('phDrivers', 'zes_driver_handle_t', 1, 'inout', True, '0, *pCount'))),
     "zesDriverGetDeviceByUuidExp": ('1.9', (('hDriver', 'zes_driver_handle_t', 0, 'in', False, None), ('uuid', 'zes_uuid_t', 0, 'in', False, None), ('phDevice', 'zes_device_handle_t', 1, 'out', False, None), ('onSubdevice', 'ze_bool_t', 1, 'out', False, None), ('subdeviceId', 'uint32_t', 1, 'out', False, None))),
     "zesDriverGetExtensionFunctionAddress": ('1.8', (('hDriver', 'zes_driver_handle_t', 0, 'in', False, None), ('name', 'char', 1, 'in', False, None), ('ppFunctionAddress', 'void', 2, 'out', False, None))),
@@ -2849,11 +2849,11 @@ _FUNCTIONS = {
     "zesFanSetDefaultMode": ('1.0', (('hFan', 'zes_fan_handle_t', 0, 'in', False, None),)),
     "zesFanSetFixedSpeedMode": ('1.0', (('hFan', 'zes_fan_handle_t', 0, 'in', False, None), ('speed', 'zes_fan_speed_t', 1, 'in', False, None))),
     "zesFanSetSpeedTableMode": ('1.0', (('hFan', 'zes_fan_handle_t', 0, 'in', False, None), ('speedTable', 'zes_fan_speed_table_t', 1, 'in', False, None))),
-    "zesFirmwareFlash": ('1.0', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pImage', 'void', 1, 'in', False, None), ('size', 'uint32_t', 0, 'in', False, None))),
-    "zesFirmwareGetConsoleLogs": ('1.9', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pSize', 'size_t', 1, 'inout', False, None), ('pFirmwareLog', 'char', 1, 'inout', True, None))),
+    "zesFirmwareFlash": ('1.0', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pImage', 'void', 1, 'in', False, '0, size'), ('size', 'uint32_t', 0, 'in', False, None))),
+    "zesFirmwareGetConsoleLogs": ('1.9', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pSize', 'size_t', 1, 'inout', False, None), ('pFirmwareLog', 'char', 1, 'inout', True, '0, *pSize'))),
     "zesFirmwareGetFlashProgress": ('1.8', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pCompletionPercent', 'uint32_t', 1, 'inout', False, None))),
     "zesFirmwareGetProperties": ('1.0', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pProperties', 'zes_firmware_properties_t', 1, 'inout', False, None))),
-    "zesFirmwareGetSecurityVersionExp": ('1.9', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pVersion', 'char', 1, 'inout', False, None))),
+    "zesFirmwareGetSecurityVersionExp": ('1.9', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None), ('pVersion', 'char', 1, 'inout', False, '0, ZES_STRING_PROPERTY_SIZE'))),
     "zesFirmwareSetSecurityVersionExp": ('1.9', (('hFirmware', 'zes_firmware_handle_t', 0, 'in', False, None),)),
     "zesFrequencyGetAvailableClocks": ('1.0', (('hFrequency', 'zes_freq_handle_t', 0, 'in', False, None), ('pCount', 'uint32_t', 1, 'inout', False, None), ('phFrequency', 'double', 1, 'inout', True, '0, *pCount'))),
     "zesFrequencyGetProperties": ('1.0', (('hFrequency', 'zes_freq_handle_t', 0, 'in', False, None), ('pProperties', 'zes_freq_properties_t', 1, 'inout', False, None))),
@@ -3119,5 +3119,8 @@ from ._native import (  # noqa: E402
     zeDeviceGetProperties,
     zeDeviceGetSubDevices,
 )
+
+# Raw addresses (memory no ctypes object owns) may span at most this many bytes per parameter.
+MAX_RAW_BYTES: int = _native.MAX_RAW_BYTES
 
 _native._register_types(_STRUCTS, _HANDLES)

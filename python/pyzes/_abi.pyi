@@ -1581,6 +1581,7 @@ _STYPE_STRUCTS: dict[int, type[Structure]]
 _EXTENDS: dict[str, tuple[str, ...]]
 _ENUMS: dict[str, tuple[str | None, tuple[tuple[str, int], ...]]]
 _FUNCTIONS: dict[str, tuple[str, tuple[tuple[str, str, int, str, bool, str | None], ...]]]
+MAX_RAW_BYTES: int
 
 def zesDeviceEccAvailable(hDevice: _Handle, pAvailable: _Pointer) -> int: ...
 def zesDeviceEccConfigurable(hDevice: _Handle, pConfigurable: _Pointer) -> int: ...

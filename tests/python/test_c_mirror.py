@@ -123,7 +123,7 @@ def test_null_and_unknown_handles(cdev):
     assert zesMemoryGetState(pyzes.zes_mem_handle_t(12345678), byref(s)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
 
 
-def test_null_pointer_reaches_the_driver(cdev):
+def test_null_pointer_is_answered_by_the_binding(cdev):
     _, devs = cdev
     assert zesDeviceGetProperties(devs[0], None) == ZE_RESULT_ERROR_INVALID_NULL_POINTER
 

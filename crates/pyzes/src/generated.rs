@@ -3,7 +3,7 @@
 use core::ffi::{c_char, c_void};
 use pyo3::prelude::*;
 use zes_sys::*;
-use super::{cstr_in, f64_in, handle_in, int_in, ptr_in, struct_by_value, track_handles, Elem};
+use super::{cstr_in, f64_in, handle_in, int_in, ptr_in, ptr_in_target, struct_by_value, track_handles, Elem, Shadow};
 use crate::state;
 
 /// The ABI's structs, in the order of abi/sysman.json (indices used by `Elem::Struct`).
@@ -219,111 +219,6 @@ pub(crate) const STRUCT_SIZES: &[usize] = &[
 /// Handle kind of `zes_mem_handle_t` (for the benchmark helper).
 pub(crate) const HANDLE_KIND_MEM: u8 = 9;
 
-/// Per struct: (starts with stype/pNext, family of its structure types: 0 ze, 1 zes).
-pub(crate) const STRUCT_CHAIN: &[(bool, u8)] = &[
-    (false, 0),
-    (true, 0),
-    (false, 0),
-    (false, 0),
-    (true, 0),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (true, 1),
-    (false, 1),
-];
-
 /// (family, structure type value, size) of every struct that has a structure type.
 pub(crate) const STYPES: &[(u8, u32, usize)] = &[
     (0, 0x1, 40),
@@ -400,10 +295,12 @@ pub(crate) fn zesDeviceEccAvailable(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pAvailable, Elem::Scalar { size: 1, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceEccAvailable {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesDeviceEccAvailable>(py, lib, "zesDeviceEccAvailable") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -421,10 +318,12 @@ pub(crate) fn zesDeviceEccConfigurable(py: Python<'_>, hDevice: &Bound<'_, PyAny
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pConfigurable, Elem::Scalar { size: 1, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceEccConfigurable {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesDeviceEccConfigurable>(py, lib, "zesDeviceEccConfigurable") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -443,20 +342,26 @@ pub(crate) fn zesDeviceEnumActiveVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAny
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phVFhandle, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumActiveVFExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumActiveVFExp>(py, lib, "zesDeviceEnumActiveVFExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 18);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 18);
     }
     Ok(rc.0)
 }
@@ -469,20 +374,26 @@ pub(crate) fn zesDeviceEnumDiagnosticTestSuites(py: Python<'_>, hDevice: &Bound<
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDiagnostics, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumDiagnosticTestSuites {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumDiagnosticTestSuites>(py, lib, "zesDeviceEnumDiagnosticTestSuites") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_diag_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 2);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 2);
     }
     Ok(rc.0)
 }
@@ -495,20 +406,26 @@ pub(crate) fn zesDeviceEnumEnabledVFExp(py: Python<'_>, hDevice: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phVFhandle, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumEnabledVFExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumEnabledVFExp>(py, lib, "zesDeviceEnumEnabledVFExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_vf_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 18);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 18);
     }
     Ok(rc.0)
 }
@@ -521,20 +438,26 @@ pub(crate) fn zesDeviceEnumEngineGroups(py: Python<'_>, hDevice: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phEngine, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumEngineGroups {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumEngineGroups>(py, lib, "zesDeviceEnumEngineGroups") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_engine_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 3);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 3);
     }
     Ok(rc.0)
 }
@@ -547,20 +470,26 @@ pub(crate) fn zesDeviceEnumFabricPorts(py: Python<'_>, hDevice: &Bound<'_, PyAny
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPort, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumFabricPorts {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumFabricPorts>(py, lib, "zesDeviceEnumFabricPorts") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_fabric_port_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 4);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 4);
     }
     Ok(rc.0)
 }
@@ -573,20 +502,26 @@ pub(crate) fn zesDeviceEnumFans(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFan, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumFans {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumFans>(py, lib, "zesDeviceEnumFans") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_fan_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 5);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 5);
     }
     Ok(rc.0)
 }
@@ -599,20 +534,26 @@ pub(crate) fn zesDeviceEnumFirmwares(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFirmware, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumFirmwares {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumFirmwares>(py, lib, "zesDeviceEnumFirmwares") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_firmware_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 6);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 6);
     }
     Ok(rc.0)
 }
@@ -625,20 +566,26 @@ pub(crate) fn zesDeviceEnumFrequencyDomains(py: Python<'_>, hDevice: &Bound<'_, 
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFrequency, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumFrequencyDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumFrequencyDomains>(py, lib, "zesDeviceEnumFrequencyDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_freq_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 7);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 7);
     }
     Ok(rc.0)
 }
@@ -651,20 +598,26 @@ pub(crate) fn zesDeviceEnumLeds(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phLed, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumLeds {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_led_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_led_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumLeds>(py, lib, "zesDeviceEnumLeds") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_led_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_led_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 8);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 8);
     }
     Ok(rc.0)
 }
@@ -677,20 +630,26 @@ pub(crate) fn zesDeviceEnumMemoryModules(py: Python<'_>, hDevice: &Bound<'_, PyA
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phMemory, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumMemoryModules {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumMemoryModules>(py, lib, "zesDeviceEnumMemoryModules") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_mem_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 9);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 9);
     }
     Ok(rc.0)
 }
@@ -703,20 +662,26 @@ pub(crate) fn zesDeviceEnumOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, 
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDomainHandle, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumOverclockDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumOverclockDomains>(py, lib, "zesDeviceEnumOverclockDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_overclock_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 10);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 10);
     }
     Ok(rc.0)
 }
@@ -729,20 +694,26 @@ pub(crate) fn zesDeviceEnumPerformanceFactorDomains(py: Python<'_>, hDevice: &Bo
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPerf, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumPerformanceFactorDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumPerformanceFactorDomains>(py, lib, "zesDeviceEnumPerformanceFactorDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_perf_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 11);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 11);
     }
     Ok(rc.0)
 }
@@ -755,20 +726,26 @@ pub(crate) fn zesDeviceEnumPowerDomains(py: Python<'_>, hDevice: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPower, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumPowerDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumPowerDomains>(py, lib, "zesDeviceEnumPowerDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_pwr_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 13);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 13);
     }
     Ok(rc.0)
 }
@@ -781,20 +758,26 @@ pub(crate) fn zesDeviceEnumPsus(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pCou
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phPsu, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumPsus {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumPsus>(py, lib, "zesDeviceEnumPsus") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_psu_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 12);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 12);
     }
     Ok(rc.0)
 }
@@ -807,20 +790,26 @@ pub(crate) fn zesDeviceEnumRasErrorSets(py: Python<'_>, hDevice: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phRas, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumRasErrorSets {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumRasErrorSets>(py, lib, "zesDeviceEnumRasErrorSets") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 14);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 14);
     }
     Ok(rc.0)
 }
@@ -833,20 +822,26 @@ pub(crate) fn zesDeviceEnumSchedulers(py: Python<'_>, hDevice: &Bound<'_, PyAny>
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phScheduler, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumSchedulers {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumSchedulers>(py, lib, "zesDeviceEnumSchedulers") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_sched_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 15);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 15);
     }
     Ok(rc.0)
 }
@@ -859,20 +854,26 @@ pub(crate) fn zesDeviceEnumStandbyDomains(py: Python<'_>, hDevice: &Bound<'_, Py
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phStandby, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumStandbyDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumStandbyDomains>(py, lib, "zesDeviceEnumStandbyDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_standby_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 16);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 16);
     }
     Ok(rc.0)
 }
@@ -885,20 +886,26 @@ pub(crate) fn zesDeviceEnumTemperatureSensors(py: Python<'_>, hDevice: &Bound<'_
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phTemperature, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceEnumTemperatureSensors {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
         None => match super::extension::<PFN_zesDeviceEnumTemperatureSensors>(py, lib, "zesDeviceEnumTemperatureSensors") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_temp_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 17);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 17);
     }
     Ok(rc.0)
 }
@@ -911,9 +918,10 @@ pub(crate) fn zesDeviceEventRegister(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u32 = int_in(py, events, 2)?;
     let rc = match lib.functions().zesDeviceEventRegister {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_event_type_flags_t(v1)) }),
         None => match super::extension::<PFN_zesDeviceEventRegister>(py, lib, "zesDeviceEventRegister") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -932,16 +940,22 @@ pub(crate) fn zesDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDevices, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDeviceGet {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_device_handle_t) }),
-        None => ze_result_t(super::legacy_device_get(py, lib, v0, v1, v2)),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_device_handle_t) }),
+        None => ze_result_t(super::legacy_device_get(py, lib, v0, c1, v2.addr)),
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 0);
     }
     Ok(rc.0)
 }
@@ -953,10 +967,12 @@ pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, Py
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, phPower, Elem::Handle, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceGetCardPowerDomain {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pwr_handle_t) }),
         None => match super::extension::<PFN_zesDeviceGetCardPowerDomain>(py, lib, "zesDeviceGetCardPowerDomain") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -976,18 +992,23 @@ pub(crate) fn zesDeviceGetCardPowerDomain(py: Python<'_>, hDevice: &Bound<'_, Py
 pub(crate) fn zesDeviceGetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 30, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 30, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDeviceGetEccState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_ecc_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_ecc_properties_t) }),
         None => match super::extension::<PFN_zesDeviceGetEccState>(py, lib, "zesDeviceGetEccState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_ecc_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_ecc_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -999,10 +1020,12 @@ pub(crate) fn zesDeviceGetOverclockControls(py: Python<'_>, hDevice: &Bound<'_, 
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u32 = int_in(py, domainType, 2)?;
     let v2 = arg!(ptr_in(py, pAvailableControls, Elem::Scalar { size: 4, float: false }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceGetOverclockControls {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), zes_overclock_domain_t(v1), v2.addr as *mut u32) }),
         None => match super::extension::<PFN_zesDeviceGetOverclockControls>(py, lib, "zesDeviceGetOverclockControls") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1020,10 +1043,12 @@ pub(crate) fn zesDeviceGetOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, P
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pOverclockDomains, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceGetOverclockDomains {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32) }),
         None => match super::extension::<PFN_zesDeviceGetOverclockDomains>(py, lib, "zesDeviceGetOverclockDomains") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1040,18 +1065,23 @@ pub(crate) fn zesDeviceGetOverclockDomains(py: Python<'_>, hDevice: &Bound<'_, P
 pub(crate) fn zesDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 14, size: 776 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 14, size: 776 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 776, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDeviceGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_properties_t) }),
         None => match super::extension::<PFN_zesDeviceGetProperties>(py, lib, "zesDeviceGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1061,18 +1091,23 @@ pub(crate) fn zesDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>,
 pub(crate) fn zesDeviceGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 11, size: 24 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 11, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDeviceGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_state_t) }),
         None => match super::extension::<PFN_zesDeviceGetState>(py, lib, "zesDeviceGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_device_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_device_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1083,19 +1118,28 @@ pub(crate) fn zesDeviceGetSubDevicePropertiesExp(py: Python<'_>, hDevice: &Bound
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pSubdeviceProps, Elem::Struct { idx: 87, size: 40 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pSubdeviceProps, Elem::Struct { idx: 87, size: 40 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 40, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesDeviceGetSubDevicePropertiesExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_subdevice_exp_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_subdevice_exp_properties_t) }),
         None => match super::extension::<PFN_zesDeviceGetSubDevicePropertiesExp>(py, lib, "zesDeviceGetSubDevicePropertiesExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_subdevice_exp_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_subdevice_exp_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -1106,19 +1150,28 @@ pub(crate) fn zesDevicePciGetBars(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pC
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 21, size: 40 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 21, size: 40 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 40, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesDevicePciGetBars {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pci_bar_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_pci_bar_properties_t) }),
         None => match super::extension::<PFN_zesDevicePciGetBars>(py, lib, "zesDevicePciGetBars") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_pci_bar_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_pci_bar_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -1128,18 +1181,23 @@ pub(crate) fn zesDevicePciGetBars(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pC
 pub(crate) fn zesDevicePciGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 19, size: 56 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 19, size: 56 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 56, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDevicePciGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_pci_properties_t) }),
         None => match super::extension::<PFN_zesDevicePciGetProperties>(py, lib, "zesDevicePciGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_pci_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1149,18 +1207,23 @@ pub(crate) fn zesDevicePciGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAn
 pub(crate) fn zesDevicePciGetState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 20, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 20, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDevicePciGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_pci_state_t) }),
         None => match super::extension::<PFN_zesDevicePciGetState>(py, lib, "zesDevicePciGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_pci_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1171,10 +1234,12 @@ pub(crate) fn zesDevicePciGetStats(py: Python<'_>, hDevice: &Bound<'_, PyAny>, p
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 23, size: 56 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDevicePciGetStats {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_pci_stats_t) }),
         None => match super::extension::<PFN_zesDevicePciGetStats>(py, lib, "zesDevicePciGetStats") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1193,10 +1258,12 @@ pub(crate) fn zesDevicePciLinkSpeedUpdateExt(py: Python<'_>, hDevice: &Bound<'_,
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, shouldDowngrade, 2)?;
     let v2 = arg!(ptr_in(py, pendingAction, Elem::Scalar { size: 4, float: false }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDevicePciLinkSpeedUpdateExt {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_action_t) }),
         None => match super::extension::<PFN_zesDevicePciLinkSpeedUpdateExt>(py, lib, "zesDevicePciLinkSpeedUpdateExt") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1214,19 +1281,28 @@ pub(crate) fn zesDeviceProcessesGetState(py: Python<'_>, hDevice: &Bound<'_, PyA
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pProcesses, Elem::Struct { idx: 16, size: 48 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pProcesses, Elem::Struct { idx: 16, size: 48 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 48, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesDeviceProcessesGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_process_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_process_state_t) }),
         None => match super::extension::<PFN_zesDeviceProcessesGetState>(py, lib, "zesDeviceProcessesGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_process_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_process_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -1241,10 +1317,16 @@ pub(crate) fn zesDeviceReadOverclockState(py: Python<'_>, hDevice: &Bound<'_, Py
     let v3 = arg!(ptr_in(py, pOverclockState, Elem::Scalar { size: 1, float: false }, 4));
     let v4 = arg!(ptr_in(py, pPendingAction, Elem::Scalar { size: 4, float: false }, 5));
     let v5 = arg!(ptr_in(py, pPendingReset, Elem::Scalar { size: 1, float: false }, 6));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v4.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v5.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDeviceReadOverclockState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_mode_t, v2.addr as *mut ze_bool_t, v3.addr as *mut ze_bool_t, v4.addr as *mut zes_pending_action_t, v5.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesDeviceReadOverclockState>(py, lib, "zesDeviceReadOverclockState") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1263,9 +1345,10 @@ pub(crate) fn zesDeviceReset(py: Python<'_>, hDevice: &Bound<'_, PyAny>, force: 
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, force, 2)?;
     let rc = match lib.functions().zesDeviceReset {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesDeviceReset>(py, lib, "zesDeviceReset") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1282,15 +1365,19 @@ pub(crate) fn zesDeviceReset(py: Python<'_>, hDevice: &Bound<'_, PyAny>, force: 
 pub(crate) fn zesDeviceResetExt(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 12, size: 24 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 12, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDeviceResetExt {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_reset_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_reset_properties_t) }),
         None => match super::extension::<PFN_zesDeviceResetExt>(py, lib, "zesDeviceResetExt") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *mut zes_reset_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *mut zes_reset_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -1305,9 +1392,10 @@ pub(crate) fn zesDeviceResetOverclockSettings(py: Python<'_>, hDevice: &Bound<'_
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1: u8 = int_in(py, onShippedState, 2)?;
     let rc = match lib.functions().zesDeviceResetOverclockSettings {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesDeviceResetOverclockSettings>(py, lib, "zesDeviceResetOverclockSettings") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1324,19 +1412,27 @@ pub(crate) fn zesDeviceResetOverclockSettings(py: Python<'_>, hDevice: &Bound<'_
 pub(crate) fn zesDeviceSetEccState(py: Python<'_>, hDevice: &Bound<'_, PyAny>, newState: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, newState, Elem::Struct { idx: 29, size: 24 }, 2));
-    let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 30, size: 32 }, 3));
+    let (v1, t1) = arg!(ptr_in_target(py, newState, Elem::Struct { idx: 29, size: 24 }, 2));
+    let (v2, t2) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 30, size: 32 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
+    let sh2 = arg!(Shadow::new(py, &t2, v2, 1, 32, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesDeviceSetEccState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *const zes_device_ecc_desc_t, v2.addr as *mut zes_device_ecc_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *const zes_device_ecc_desc_t, a2 as *mut zes_device_ecc_properties_t) }),
         None => match super::extension::<PFN_zesDeviceSetEccState>(py, lib, "zesDeviceSetEccState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1.addr as *const zes_device_ecc_desc_t, v2.addr as *mut zes_device_ecc_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), a1 as *const zes_device_ecc_desc_t, a2 as *mut zes_device_ecc_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh2.write_back(1);
     Ok(rc.0)
 }
 
@@ -1347,9 +1443,10 @@ pub(crate) fn zesDeviceSetOverclockWaiver(py: Python<'_>, hDevice: &Bound<'_, Py
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let rc = match lib.functions().zesDeviceSetOverclockWaiver {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0)) }),
         None => match super::extension::<PFN_zesDeviceSetOverclockWaiver>(py, lib, "zesDeviceSetOverclockWaiver") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1366,18 +1463,23 @@ pub(crate) fn zesDeviceSetOverclockWaiver(py: Python<'_>, hDevice: &Bound<'_, Py
 pub(crate) fn zesDiagnosticsGetProperties(py: Python<'_>, hDiagnostics: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDiagnostics, 1, 2));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 28, size: 96 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 28, size: 96 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 96, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesDiagnosticsGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut zes_diag_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), a1 as *mut zes_diag_properties_t) }),
         None => match super::extension::<PFN_zesDiagnosticsGetProperties>(py, lib, "zesDiagnosticsGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut zes_diag_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), a1 as *mut zes_diag_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1389,18 +1491,24 @@ pub(crate) fn zesDiagnosticsGetTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
     let v0 = arg!(handle_in(py, hDiagnostics, 1, 2));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pTests, Elem::Struct { idx: 27, size: 68 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDiagnosticsGetTests {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_test_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_diag_test_t) }),
         None => match super::extension::<PFN_zesDiagnosticsGetTests>(py, lib, "zesDiagnosticsGetTests") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_diag_test_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_diag_test_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -1413,10 +1521,12 @@ pub(crate) fn zesDiagnosticsRunTests(py: Python<'_>, hDiagnostics: &Bound<'_, Py
     let v1: u32 = int_in(py, startIndex, 2)?;
     let v2: u32 = int_in(py, endIndex, 3)?;
     let v3 = arg!(ptr_in(py, pResult, Elem::Scalar { size: 4, float: false }, 4));
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDiagnosticsRunTests {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_diag_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_diag_result_t) }),
         None => match super::extension::<PFN_zesDiagnosticsRunTests>(py, lib, "zesDiagnosticsRunTests") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1438,12 +1548,17 @@ pub(crate) fn zesDriverEventListen(py: Python<'_>, hDriver: &Bound<'_, PyAny>, t
     let v3 = arg!(ptr_in(py, phDevices, Elem::Handle, 4));
     let v4 = arg!(ptr_in(py, pNumDeviceEvents, Elem::Scalar { size: 4, float: false }, 5));
     let v5 = arg!(ptr_in(py, pEvents, Elem::Scalar { size: 4, float: false }, 6));
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v4.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v5.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
     if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
+    if let Err(rc) = v5.check_len(v2 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListen {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
         None => match super::extension::<PFN_zesDriverEventListen>(py, lib, "zesDriverEventListen") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1465,12 +1580,17 @@ pub(crate) fn zesDriverEventListenEx(py: Python<'_>, hDriver: &Bound<'_, PyAny>,
     let v3 = arg!(ptr_in(py, phDevices, Elem::Handle, 4));
     let v4 = arg!(ptr_in(py, pNumDeviceEvents, Elem::Scalar { size: 4, float: false }, 5));
     let v5 = arg!(ptr_in(py, pEvents, Elem::Scalar { size: 4, float: false }, 6));
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v4.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v5.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v3.check_len(v2 as u64) { return Ok(rc.0); }
     if let Err(rc) = v3.check_handles(v2 as u64, 0) { return Ok(rc.0); }
+    if let Err(rc) = v5.check_len(v2 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverEventListenEx {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1, v2, v3.addr as *mut zes_device_handle_t, v4.addr as *mut u32, v5.addr as *mut zes_event_type_flags_t) }),
         None => match super::extension::<PFN_zesDriverEventListenEx>(py, lib, "zesDriverEventListenEx") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1488,16 +1608,22 @@ pub(crate) fn zesDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers:
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 1));
     let v1 = arg!(ptr_in(py, phDrivers, Elem::Handle, 2));
-    if let Some(n) = v0.read_u32() { if let Err(rc) = v1.check_len(n as u64) { return Ok(rc.0); } }
+    if v0.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n0: u32 = v0.read_u32().unwrap_or(0);
+    let n0_in = n0;
+    let c0 = if v0.addr == 0 { 0usize } else { &mut n0 as *mut u32 as usize };
+    if let Err(rc) = v1.check_len(n0_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverGet {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(v0.addr as *mut u32, v1.addr as *mut zes_driver_handle_t) }),
-        None => ze_result_t(super::legacy_driver_get(py, lib, v0, v1)),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(c0 as *mut u32, v1.addr as *mut zes_driver_handle_t) }),
+        None => ze_result_t(super::legacy_driver_get(py, lib, c0, v1.addr)),
     };
+    if n0 != n0_in { v0.write_u32(n0); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64), 1);
+        track_handles(v1.addr, v1.bounded((n0 as u64).min(n0_in as u64)), 1);
     }
     Ok(rc.0)
 }
@@ -1512,10 +1638,14 @@ pub(crate) fn zesDriverGetDeviceByUuidExp(py: Python<'_>, hDriver: &Bound<'_, Py
     let v2 = arg!(ptr_in(py, phDevice, Elem::Handle, 3));
     let v3 = arg!(ptr_in(py, onSubdevice, Elem::Scalar { size: 1, float: false }, 4));
     let v4 = arg!(ptr_in(py, subdeviceId, Elem::Scalar { size: 4, float: false }, 5));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v4.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDriverGetDeviceByUuidExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1, v2.addr as *mut zes_device_handle_t, v3.addr as *mut ze_bool_t, v4.addr as *mut u32) }),
         None => match super::extension::<PFN_zesDriverGetDeviceByUuidExp>(py, lib, "zesDriverGetDeviceByUuidExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1538,10 +1668,13 @@ pub(crate) fn zesDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Bou
     let s1 = cstr_in(py, name, 2)?;
     let v1 = s1.as_ref().map_or(0usize, |s| s.as_ptr() as usize);
     let v2 = arg!(ptr_in(py, ppFunctionAddress, Elem::PtrSized, 3));
+    if v1 == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesDriverGetExtensionFunctionAddress {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
         None => match super::extension::<PFN_zesDriverGetExtensionFunctionAddress>(py, lib, "zesDriverGetExtensionFunctionAddress") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1561,18 +1694,24 @@ pub(crate) fn zesDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pExtensionProperties, Elem::Struct { idx: 10, size: 260 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesDriverGetExtensionProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
         None => match super::extension::<PFN_zesDriverGetExtensionProperties>(py, lib, "zesDriverGetExtensionProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_driver_extension_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -1583,10 +1722,12 @@ pub(crate) fn zesEngineGetActivity(py: Python<'_>, hEngine: &Bound<'_, PyAny>, p
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hEngine, 1, 3));
     let v1 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 32, size: 16 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesEngineGetActivity {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_stats_t) }),
         None => match super::extension::<PFN_zesEngineGetActivity>(py, lib, "zesEngineGetActivity") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1605,18 +1746,24 @@ pub(crate) fn zesEngineGetActivityExt(py: Python<'_>, hEngine: &Bound<'_, PyAny>
     let v0 = arg!(handle_in(py, hEngine, 1, 3));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pStats, Elem::Struct { idx: 32, size: 16 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesEngineGetActivityExt {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
         None => match super::extension::<PFN_zesEngineGetActivityExt>(py, lib, "zesEngineGetActivityExt") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_engine_stats_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -1626,18 +1773,23 @@ pub(crate) fn zesEngineGetActivityExt(py: Python<'_>, hEngine: &Bound<'_, PyAny>
 pub(crate) fn zesEngineGetProperties(py: Python<'_>, hEngine: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hEngine, 1, 3));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 31, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 31, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesEngineGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), a1 as *mut zes_engine_properties_t) }),
         None => match super::extension::<PFN_zesEngineGetProperties>(py, lib, "zesEngineGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), v1.addr as *mut zes_engine_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_engine_handle_t::from_raw(v0), a1 as *mut zes_engine_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1647,18 +1799,23 @@ pub(crate) fn zesEngineGetProperties(py: Python<'_>, hEngine: &Bound<'_, PyAny>,
 pub(crate) fn zesFabricPortGetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFabricPortGetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_config_t) }),
         None => match super::extension::<PFN_zesFabricPortGetConfig>(py, lib, "zesFabricPortGetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1668,18 +1825,23 @@ pub(crate) fn zesFabricPortGetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
 pub(crate) fn zesFabricPortGetFabricErrorCounters(py: Python<'_>, hPort: &Bound<'_, PyAny>, pErrors: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
-    let v1 = arg!(ptr_in(py, pErrors, Elem::Struct { idx: 40, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pErrors, Elem::Struct { idx: 40, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFabricPortGetFabricErrorCounters {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_error_counters_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_error_counters_t) }),
         None => match super::extension::<PFN_zesFabricPortGetFabricErrorCounters>(py, lib, "zesFabricPortGetFabricErrorCounters") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_error_counters_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_error_counters_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1690,10 +1852,12 @@ pub(crate) fn zesFabricPortGetLinkType(py: Python<'_>, hPort: &Bound<'_, PyAny>,
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pLinkType, Elem::Struct { idx: 36, size: 256 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFabricPortGetLinkType {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_link_type_t) }),
         None => match super::extension::<PFN_zesFabricPortGetLinkType>(py, lib, "zesFabricPortGetLinkType") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1713,13 +1877,16 @@ pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Boun
     let v1: u32 = int_in(py, numPorts, 2)?;
     let v2 = arg!(ptr_in(py, phPort, Elem::Handle, 3));
     let v3 = arg!(ptr_in(py, pThroughput, Elem::PtrSized, 4));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
     if let Err(rc) = v2.check_handles(v1 as u64, 4) { return Ok(rc.0); }
     if let Err(rc) = v3.check_len(v1 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFabricPortGetMultiPortThroughput {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_device_handle_t::from_raw(v0), v1, v2.addr as *mut zes_fabric_port_handle_t, v3.addr as *mut *mut zes_fabric_port_throughput_t) }),
         None => match super::extension::<PFN_zesFabricPortGetMultiPortThroughput>(py, lib, "zesFabricPortGetMultiPortThroughput") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1736,18 +1903,23 @@ pub(crate) fn zesFabricPortGetMultiPortThroughput(py: Python<'_>, hDevice: &Boun
 pub(crate) fn zesFabricPortGetProperties(py: Python<'_>, hPort: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 35, size: 328 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 35, size: 328 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 328, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFabricPortGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_properties_t) }),
         None => match super::extension::<PFN_zesFabricPortGetProperties>(py, lib, "zesFabricPortGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1757,18 +1929,23 @@ pub(crate) fn zesFabricPortGetProperties(py: Python<'_>, hPort: &Bound<'_, PyAny
 pub(crate) fn zesFabricPortGetState(py: Python<'_>, hPort: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 38, size: 72 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 38, size: 72 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 72, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFabricPortGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_state_t) }),
         None => match super::extension::<PFN_zesFabricPortGetState>(py, lib, "zesFabricPortGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *mut zes_fabric_port_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1779,10 +1956,12 @@ pub(crate) fn zesFabricPortGetThroughput(py: Python<'_>, hPort: &Bound<'_, PyAny
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
     let v1 = arg!(ptr_in(py, pThroughput, Elem::Struct { idx: 39, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFabricPortGetThroughput {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *mut zes_fabric_port_throughput_t) }),
         None => match super::extension::<PFN_zesFabricPortGetThroughput>(py, lib, "zesFabricPortGetThroughput") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1799,15 +1978,19 @@ pub(crate) fn zesFabricPortGetThroughput(py: Python<'_>, hPort: &Bound<'_, PyAny
 pub(crate) fn zesFabricPortSetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPort, 1, 4));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 37, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFabricPortSetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *const zes_fabric_port_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *const zes_fabric_port_config_t) }),
         None => match super::extension::<PFN_zesFabricPortSetConfig>(py, lib, "zesFabricPortSetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), v1.addr as *const zes_fabric_port_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fabric_port_handle_t::from_raw(v0), a1 as *const zes_fabric_port_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -1820,18 +2003,23 @@ pub(crate) fn zesFabricPortSetConfig(py: Python<'_>, hPort: &Bound<'_, PyAny>, p
 pub(crate) fn zesFanGetConfig(py: Python<'_>, hFan: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFan, 1, 5));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 45, size: 416 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 45, size: 416 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 416, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFanGetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), a1 as *mut zes_fan_config_t) }),
         None => match super::extension::<PFN_zesFanGetConfig>(py, lib, "zesFanGetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), a1 as *mut zes_fan_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1841,18 +2029,23 @@ pub(crate) fn zesFanGetConfig(py: Python<'_>, hFan: &Bound<'_, PyAny>, pConfig: 
 pub(crate) fn zesFanGetProperties(py: Python<'_>, hFan: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFan, 1, 5));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 44, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 44, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFanGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), a1 as *mut zes_fan_properties_t) }),
         None => match super::extension::<PFN_zesFanGetProperties>(py, lib, "zesFanGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *mut zes_fan_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), a1 as *mut zes_fan_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -1864,10 +2057,12 @@ pub(crate) fn zesFanGetState(py: Python<'_>, hFan: &Bound<'_, PyAny>, units: &Bo
     let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1: u32 = int_in(py, units, 2)?;
     let v2 = arg!(ptr_in(py, pSpeed, Elem::Scalar { size: 4, float: false }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFanGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), zes_fan_speed_units_t(v1), v2.addr as *mut i32) }),
         None => match super::extension::<PFN_zesFanGetState>(py, lib, "zesFanGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1885,9 +2080,10 @@ pub(crate) fn zesFanSetDefaultMode(py: Python<'_>, hFan: &Bound<'_, PyAny>) -> P
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFan, 1, 5));
     let rc = match lib.functions().zesFanSetDefaultMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0)) }),
         None => match super::extension::<PFN_zesFanSetDefaultMode>(py, lib, "zesFanSetDefaultMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1905,10 +2101,12 @@ pub(crate) fn zesFanSetFixedSpeedMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, speed, Elem::Struct { idx: 41, size: 8 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFanSetFixedSpeedMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_t) }),
         None => match super::extension::<PFN_zesFanSetFixedSpeedMode>(py, lib, "zesFanSetFixedSpeedMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1926,10 +2124,12 @@ pub(crate) fn zesFanSetSpeedTableMode(py: Python<'_>, hFan: &Bound<'_, PyAny>, s
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFan, 1, 5));
     let v1 = arg!(ptr_in(py, speedTable, Elem::Struct { idx: 43, size: 388 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFanSetSpeedTableMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_fan_handle_t::from_raw(v0), v1.addr as *const zes_fan_speed_table_t) }),
         None => match super::extension::<PFN_zesFanSetSpeedTableMode>(py, lib, "zesFanSetSpeedTableMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1948,10 +2148,13 @@ pub(crate) fn zesFirmwareFlash(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pIm
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pImage, Elem::Void, 2));
     let v2: u32 = int_in(py, size, 3)?;
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if let Err(rc) = v1.check_len(v2 as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFirmwareFlash {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_void, v2) }),
         None => match super::extension::<PFN_zesFirmwareFlash>(py, lib, "zesFirmwareFlash") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -1970,17 +2173,24 @@ pub(crate) fn zesFirmwareGetConsoleLogs(py: Python<'_>, hFirmware: &Bound<'_, Py
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pSize, Elem::Scalar { size: 8, float: false }, 2));
     let v2 = arg!(ptr_in(py, pFirmwareLog, Elem::Char, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: usize = v1.read_usize().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut usize as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFirmwareGetConsoleLogs {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut usize, v2.addr as *mut c_char) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), c1 as *mut usize, v2.addr as *mut c_char) }),
         None => match super::extension::<PFN_zesFirmwareGetConsoleLogs>(py, lib, "zesFirmwareGetConsoleLogs") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut usize, v2.addr as *mut c_char) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), c1 as *mut usize, v2.addr as *mut c_char) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_usize(n1); }
     Ok(rc.0)
 }
 
@@ -1991,10 +2201,12 @@ pub(crate) fn zesFirmwareGetFlashProgress(py: Python<'_>, hFirmware: &Bound<'_, 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pCompletionPercent, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFirmwareGetFlashProgress {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut u32) }),
         None => match super::extension::<PFN_zesFirmwareGetFlashProgress>(py, lib, "zesFirmwareGetFlashProgress") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2011,18 +2223,23 @@ pub(crate) fn zesFirmwareGetFlashProgress(py: Python<'_>, hFirmware: &Bound<'_, 
 pub(crate) fn zesFirmwareGetProperties(py: Python<'_>, hFirmware: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 46, size: 160 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 46, size: 160 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 160, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFirmwareGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut zes_firmware_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), a1 as *mut zes_firmware_properties_t) }),
         None => match super::extension::<PFN_zesFirmwareGetProperties>(py, lib, "zesFirmwareGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut zes_firmware_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), a1 as *mut zes_firmware_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2033,10 +2250,13 @@ pub(crate) fn zesFirmwareGetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let v1 = arg!(ptr_in(py, pVersion, Elem::Char, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if let Err(rc) = v1.check_len(64u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFirmwareGetSecurityVersionExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0), v1.addr as *mut c_char) }),
         None => match super::extension::<PFN_zesFirmwareGetSecurityVersionExp>(py, lib, "zesFirmwareGetSecurityVersionExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2054,9 +2274,10 @@ pub(crate) fn zesFirmwareSetSecurityVersionExp(py: Python<'_>, hFirmware: &Bound
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFirmware, 1, 6));
     let rc = match lib.functions().zesFirmwareSetSecurityVersionExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_firmware_handle_t::from_raw(v0)) }),
         None => match super::extension::<PFN_zesFirmwareSetSecurityVersionExp>(py, lib, "zesFirmwareSetSecurityVersionExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2075,18 +2296,24 @@ pub(crate) fn zesFrequencyGetAvailableClocks(py: Python<'_>, hFrequency: &Bound<
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phFrequency, Elem::Scalar { size: 8, float: true }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesFrequencyGetAvailableClocks {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut f64) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut f64) }),
         None => match super::extension::<PFN_zesFrequencyGetAvailableClocks>(py, lib, "zesFrequencyGetAvailableClocks") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut f64) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut f64) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -2096,18 +2323,23 @@ pub(crate) fn zesFrequencyGetAvailableClocks(py: Python<'_>, hFrequency: &Bound<
 pub(crate) fn zesFrequencyGetProperties(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 47, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 47, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFrequencyGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_freq_properties_t) }),
         None => match super::extension::<PFN_zesFrequencyGetProperties>(py, lib, "zesFrequencyGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_freq_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2118,10 +2350,12 @@ pub(crate) fn zesFrequencyGetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pLimits, Elem::Struct { idx: 48, size: 16 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyGetRange {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_range_t) }),
         None => match super::extension::<PFN_zesFrequencyGetRange>(py, lib, "zesFrequencyGetRange") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2138,18 +2372,23 @@ pub(crate) fn zesFrequencyGetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
 pub(crate) fn zesFrequencyGetState(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 49, size: 64 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 49, size: 64 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 64, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFrequencyGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_freq_state_t) }),
         None => match super::extension::<PFN_zesFrequencyGetState>(py, lib, "zesFrequencyGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_freq_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2160,10 +2399,12 @@ pub(crate) fn zesFrequencyGetThrottleTime(py: Python<'_>, hFrequency: &Bound<'_,
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pThrottleTime, Elem::Struct { idx: 50, size: 16 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyGetThrottleTime {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_freq_throttle_time_t) }),
         None => match super::extension::<PFN_zesFrequencyGetThrottleTime>(py, lib, "zesFrequencyGetThrottleTime") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2180,18 +2421,23 @@ pub(crate) fn zesFrequencyGetThrottleTime(py: Python<'_>, hFrequency: &Bound<'_,
 pub(crate) fn zesFrequencyOcGetCapabilities(py: Python<'_>, hFrequency: &Bound<'_, PyAny>, pOcCapabilities: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
-    let v1 = arg!(ptr_in(py, pOcCapabilities, Elem::Struct { idx: 51, size: 80 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pOcCapabilities, Elem::Struct { idx: 51, size: 80 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 80, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesFrequencyOcGetCapabilities {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_capabilities_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_oc_capabilities_t) }),
         None => match super::extension::<PFN_zesFrequencyOcGetCapabilities>(py, lib, "zesFrequencyOcGetCapabilities") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_capabilities_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), a1 as *mut zes_oc_capabilities_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2202,10 +2448,12 @@ pub(crate) fn zesFrequencyOcGetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentOcFrequency, Elem::Scalar { size: 8, float: true }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyOcGetFrequencyTarget {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
         None => match super::extension::<PFN_zesFrequencyOcGetFrequencyTarget>(py, lib, "zesFrequencyOcGetFrequencyTarget") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2223,10 +2471,12 @@ pub(crate) fn zesFrequencyOcGetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pOcIccMax, Elem::Scalar { size: 8, float: true }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyOcGetIccMax {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
         None => match super::extension::<PFN_zesFrequencyOcGetIccMax>(py, lib, "zesFrequencyOcGetIccMax") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2244,10 +2494,12 @@ pub(crate) fn zesFrequencyOcGetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentOcMode, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyOcGetMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut zes_oc_mode_t) }),
         None => match super::extension::<PFN_zesFrequencyOcGetMode>(py, lib, "zesFrequencyOcGetMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2265,10 +2517,12 @@ pub(crate) fn zesFrequencyOcGetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pOcTjMax, Elem::Scalar { size: 8, float: true }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyOcGetTjMax {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64) }),
         None => match super::extension::<PFN_zesFrequencyOcGetTjMax>(py, lib, "zesFrequencyOcGetTjMax") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2287,10 +2541,13 @@ pub(crate) fn zesFrequencyOcGetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pCurrentVoltageTarget, Elem::Scalar { size: 8, float: true }, 2));
     let v2 = arg!(ptr_in(py, pCurrentVoltageOffset, Elem::Scalar { size: 8, float: true }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencyOcGetVoltageTarget {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *mut f64, v2.addr as *mut f64) }),
         None => match super::extension::<PFN_zesFrequencyOcGetVoltageTarget>(py, lib, "zesFrequencyOcGetVoltageTarget") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2309,9 +2566,10 @@ pub(crate) fn zesFrequencyOcSetFrequencyTarget(py: Python<'_>, hFrequency: &Boun
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, CurrentOcFrequency, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetFrequencyTarget {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesFrequencyOcSetFrequencyTarget>(py, lib, "zesFrequencyOcSetFrequencyTarget") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2330,9 +2588,10 @@ pub(crate) fn zesFrequencyOcSetIccMax(py: Python<'_>, hFrequency: &Bound<'_, PyA
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, ocIccMax, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetIccMax {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesFrequencyOcSetIccMax>(py, lib, "zesFrequencyOcSetIccMax") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2351,9 +2610,10 @@ pub(crate) fn zesFrequencyOcSetMode(py: Python<'_>, hFrequency: &Bound<'_, PyAny
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1: u32 = int_in(py, CurrentOcMode, 2)?;
     let rc = match lib.functions().zesFrequencyOcSetMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), zes_oc_mode_t(v1)) }),
         None => match super::extension::<PFN_zesFrequencyOcSetMode>(py, lib, "zesFrequencyOcSetMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2372,9 +2632,10 @@ pub(crate) fn zesFrequencyOcSetTjMax(py: Python<'_>, hFrequency: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = f64_in(py, ocTjMax, 2)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetTjMax {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesFrequencyOcSetTjMax>(py, lib, "zesFrequencyOcSetTjMax") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2394,9 +2655,10 @@ pub(crate) fn zesFrequencyOcSetVoltageTarget(py: Python<'_>, hFrequency: &Bound<
     let v1 = f64_in(py, CurrentVoltageTarget, 2)? as f64;
     let v2 = f64_in(py, CurrentVoltageOffset, 3)? as f64;
     let rc = match lib.functions().zesFrequencyOcSetVoltageTarget {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1, v2) }),
         None => match super::extension::<PFN_zesFrequencyOcSetVoltageTarget>(py, lib, "zesFrequencyOcSetVoltageTarget") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2414,10 +2676,12 @@ pub(crate) fn zesFrequencySetRange(py: Python<'_>, hFrequency: &Bound<'_, PyAny>
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hFrequency, 1, 7));
     let v1 = arg!(ptr_in(py, pLimits, Elem::Struct { idx: 48, size: 16 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesFrequencySetRange {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_freq_handle_t::from_raw(v0), v1.addr as *const zes_freq_range_t) }),
         None => match super::extension::<PFN_zesFrequencySetRange>(py, lib, "zesFrequencySetRange") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2435,9 +2699,10 @@ pub(crate) fn zesInit(py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<u32>
     let lib = match state::library(py, true) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0: u32 = int_in(py, flags, 1)?;
     let rc = match lib.functions().zesInit {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_init_flags_t(v0)) }),
         None => ze_result_t(super::legacy_init(py, lib, v0)),
     };
@@ -2450,18 +2715,23 @@ pub(crate) fn zesInit(py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<u32>
 pub(crate) fn zesLedGetProperties(py: Python<'_>, hLed: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hLed, 1, 8));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 52, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 52, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesLedGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), a1 as *mut zes_led_properties_t) }),
         None => match super::extension::<PFN_zesLedGetProperties>(py, lib, "zesLedGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), a1 as *mut zes_led_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2471,18 +2741,23 @@ pub(crate) fn zesLedGetProperties(py: Python<'_>, hLed: &Bound<'_, PyAny>, pProp
 pub(crate) fn zesLedGetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hLed, 1, 8));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 54, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 54, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesLedGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), a1 as *mut zes_led_state_t) }),
         None => match super::extension::<PFN_zesLedGetState>(py, lib, "zesLedGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *mut zes_led_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), a1 as *mut zes_led_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2493,10 +2768,12 @@ pub(crate) fn zesLedSetColor(py: Python<'_>, hLed: &Bound<'_, PyAny>, pColor: &B
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1 = arg!(ptr_in(py, pColor, Elem::Struct { idx: 53, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesLedSetColor {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1.addr as *const zes_led_color_t) }),
         None => match super::extension::<PFN_zesLedSetColor>(py, lib, "zesLedSetColor") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2515,9 +2792,10 @@ pub(crate) fn zesLedSetState(py: Python<'_>, hLed: &Bound<'_, PyAny>, enable: &B
     let v0 = arg!(handle_in(py, hLed, 1, 8));
     let v1: u8 = int_in(py, enable, 2)?;
     let rc = match lib.functions().zesLedSetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_led_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesLedSetState>(py, lib, "zesLedSetState") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2535,10 +2813,12 @@ pub(crate) fn zesMemoryGetBandwidth(py: Python<'_>, hMemory: &Bound<'_, PyAny>, 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hMemory, 1, 9));
     let v1 = arg!(ptr_in(py, pBandwidth, Elem::Struct { idx: 57, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesMemoryGetBandwidth {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_bandwidth_t) }),
         None => match super::extension::<PFN_zesMemoryGetBandwidth>(py, lib, "zesMemoryGetBandwidth") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2555,18 +2835,23 @@ pub(crate) fn zesMemoryGetBandwidth(py: Python<'_>, hMemory: &Bound<'_, PyAny>, 
 pub(crate) fn zesMemoryGetProperties(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hMemory, 1, 9));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 55, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 55, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesMemoryGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), a1 as *mut zes_mem_properties_t) }),
         None => match super::extension::<PFN_zesMemoryGetProperties>(py, lib, "zesMemoryGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), a1 as *mut zes_mem_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2576,18 +2861,23 @@ pub(crate) fn zesMemoryGetProperties(py: Python<'_>, hMemory: &Bound<'_, PyAny>,
 pub(crate) fn zesMemoryGetState(py: Python<'_>, hMemory: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hMemory, 1, 9));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 56, size: 40 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 56, size: 40 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 40, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesMemoryGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), a1 as *mut zes_mem_state_t) }),
         None => match super::extension::<PFN_zesMemoryGetState>(py, lib, "zesMemoryGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), v1.addr as *mut zes_mem_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_mem_handle_t::from_raw(v0), a1 as *mut zes_mem_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2599,10 +2889,12 @@ pub(crate) fn zesOverclockGetControlCurrentValue(py: Python<'_>, hDomainHandle: 
     let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pValue, Elem::Scalar { size: 8, float: true }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetControlCurrentValue {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
         None => match super::extension::<PFN_zesOverclockGetControlCurrentValue>(py, lib, "zesOverclockGetControlCurrentValue") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2621,10 +2913,12 @@ pub(crate) fn zesOverclockGetControlPendingValue(py: Python<'_>, hDomainHandle: 
     let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pValue, Elem::Scalar { size: 8, float: true }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetControlPendingValue {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut f64) }),
         None => match super::extension::<PFN_zesOverclockGetControlPendingValue>(py, lib, "zesOverclockGetControlPendingValue") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2644,10 +2938,13 @@ pub(crate) fn zesOverclockGetControlState(py: Python<'_>, hDomainHandle: &Bound<
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pControlState, Elem::Scalar { size: 4, float: false }, 3));
     let v3 = arg!(ptr_in(py, pPendingAction, Elem::Scalar { size: 4, float: false }, 4));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetControlState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_state_t, v3.addr as *mut zes_pending_action_t) }),
         None => match super::extension::<PFN_zesOverclockGetControlState>(py, lib, "zesOverclockGetControlState") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2666,10 +2963,12 @@ pub(crate) fn zesOverclockGetDomainControlProperties(py: Python<'_>, hDomainHand
     let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = arg!(ptr_in(py, pControlProperties, Elem::Struct { idx: 25, size: 40 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetDomainControlProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2.addr as *mut zes_control_property_t) }),
         None => match super::extension::<PFN_zesOverclockGetDomainControlProperties>(py, lib, "zesOverclockGetDomainControlProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2686,18 +2985,23 @@ pub(crate) fn zesOverclockGetDomainControlProperties(py: Python<'_>, hDomainHand
 pub(crate) fn zesOverclockGetDomainProperties(py: Python<'_>, hDomainHandle: &Bound<'_, PyAny>, pDomainProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
-    let v1 = arg!(ptr_in(py, pDomainProperties, Elem::Struct { idx: 24, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pDomainProperties, Elem::Struct { idx: 24, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesOverclockGetDomainProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), a1 as *mut zes_overclock_properties_t) }),
         None => match super::extension::<PFN_zesOverclockGetDomainProperties>(py, lib, "zesOverclockGetDomainProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_overclock_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), a1 as *mut zes_overclock_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2708,10 +3012,12 @@ pub(crate) fn zesOverclockGetDomainVFProperties(py: Python<'_>, hDomainHandle: &
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDomainHandle, 1, 10));
     let v1 = arg!(ptr_in(py, pVFProperties, Elem::Struct { idx: 26, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetDomainVFProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), v1.addr as *mut zes_vf_property_t) }),
         None => match super::extension::<PFN_zesOverclockGetDomainVFProperties>(py, lib, "zesOverclockGetDomainVFProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2732,10 +3038,12 @@ pub(crate) fn zesOverclockGetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
     let v2: u32 = int_in(py, VFArrayType, 3)?;
     let v3: u32 = int_in(py, PointIndex, 4)?;
     let v4 = arg!(ptr_in(py, PointValue, Elem::Scalar { size: 4, float: false }, 5));
+    if v4.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockGetVFPointValues {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), zes_vf_array_type_t(v2), v3, v4.addr as *mut u32) }),
         None => match super::extension::<PFN_zesOverclockGetVFPointValues>(py, lib, "zesOverclockGetVFPointValues") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2755,10 +3063,12 @@ pub(crate) fn zesOverclockSetControlUserValue(py: Python<'_>, hDomainHandle: &Bo
     let v1: u32 = int_in(py, DomainControl, 2)?;
     let v2 = f64_in(py, pValue, 3)? as f64;
     let v3 = arg!(ptr_in(py, pPendingAction, Elem::Scalar { size: 4, float: false }, 4));
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesOverclockSetControlUserValue {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_overclock_control_t(v1), v2, v3.addr as *mut zes_pending_action_t) }),
         None => match super::extension::<PFN_zesOverclockSetControlUserValue>(py, lib, "zesOverclockSetControlUserValue") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2779,9 +3089,10 @@ pub(crate) fn zesOverclockSetVFPointValues(py: Python<'_>, hDomainHandle: &Bound
     let v2: u32 = int_in(py, PointIndex, 3)?;
     let v3: u32 = int_in(py, PointValue, 4)?;
     let rc = match lib.functions().zesOverclockSetVFPointValues {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_overclock_handle_t::from_raw(v0), zes_vf_type_t(v1), v2, v3) }),
         None => match super::extension::<PFN_zesOverclockSetVFPointValues>(py, lib, "zesOverclockSetVFPointValues") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2799,10 +3110,12 @@ pub(crate) fn zesPerformanceFactorGetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPerf, 1, 11));
     let v1 = arg!(ptr_in(py, pFactor, Elem::Scalar { size: 8, float: true }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesPerformanceFactorGetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut f64) }),
         None => match super::extension::<PFN_zesPerformanceFactorGetConfig>(py, lib, "zesPerformanceFactorGetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2819,18 +3132,23 @@ pub(crate) fn zesPerformanceFactorGetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
 pub(crate) fn zesPerformanceFactorGetProperties(py: Python<'_>, hPerf: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPerf, 1, 11));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 59, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 59, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesPerformanceFactorGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut zes_perf_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), a1 as *mut zes_perf_properties_t) }),
         None => match super::extension::<PFN_zesPerformanceFactorGetProperties>(py, lib, "zesPerformanceFactorGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1.addr as *mut zes_perf_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), a1 as *mut zes_perf_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2842,9 +3160,10 @@ pub(crate) fn zesPerformanceFactorSetConfig(py: Python<'_>, hPerf: &Bound<'_, Py
     let v0 = arg!(handle_in(py, hPerf, 1, 11));
     let v1 = f64_in(py, factor, 2)? as f64;
     let rc = match lib.functions().zesPerformanceFactorSetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_perf_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesPerformanceFactorSetConfig>(py, lib, "zesPerformanceFactorSetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2862,10 +3181,12 @@ pub(crate) fn zesPowerGetEnergyCounter(py: Python<'_>, hPower: &Bound<'_, PyAny>
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pEnergy, Elem::Struct { idx: 61, size: 16 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesPowerGetEnergyCounter {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_energy_counter_t) }),
         None => match super::extension::<PFN_zesPowerGetEnergyCounter>(py, lib, "zesPowerGetEnergyCounter") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2883,10 +3204,12 @@ pub(crate) fn zesPowerGetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pThreshold, Elem::Struct { idx: 65, size: 24 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesPowerGetEnergyThreshold {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_energy_threshold_t) }),
         None => match super::extension::<PFN_zesPowerGetEnergyThreshold>(py, lib, "zesPowerGetEnergyThreshold") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2907,9 +3230,10 @@ pub(crate) fn zesPowerGetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
     let v2 = arg!(ptr_in(py, pBurst, Elem::Struct { idx: 63, size: 8 }, 3));
     let v3 = arg!(ptr_in(py, pPeak, Elem::Struct { idx: 64, size: 8 }, 4));
     let rc = match lib.functions().zesPowerGetLimits {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_sustained_limit_t, v2.addr as *mut zes_power_burst_limit_t, v3.addr as *mut zes_power_peak_limit_t) }),
         None => match super::extension::<PFN_zesPowerGetLimits>(py, lib, "zesPowerGetLimits") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2927,19 +3251,28 @@ pub(crate) fn zesPowerGetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 48, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesPowerGetLimitsExt {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_power_limit_ext_desc_t) }),
         None => match super::extension::<PFN_zesPowerGetLimitsExt>(py, lib, "zesPowerGetLimitsExt") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_power_limit_ext_desc_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -2950,10 +3283,12 @@ pub(crate) fn zesPowerGetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pLimit, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesPowerGetLimitsExt2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32) }),
         None => match super::extension::<PFN_zesPowerGetLimitsExt2>(py, lib, "zesPowerGetLimitsExt2") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -2970,18 +3305,23 @@ pub(crate) fn zesPowerGetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, p
 pub(crate) fn zesPowerGetProperties(py: Python<'_>, hPower: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 60, size: 40 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 60, size: 40 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 40, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesPowerGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), a1 as *mut zes_power_properties_t) }),
         None => match super::extension::<PFN_zesPowerGetProperties>(py, lib, "zesPowerGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut zes_power_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), a1 as *mut zes_power_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -2993,10 +3333,13 @@ pub(crate) fn zesPowerGetUsage(py: Python<'_>, hPower: &Bound<'_, PyAny>, pInsta
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pInstantPower, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pAveragePower, Elem::Scalar { size: 4, float: false }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesPowerGetUsage {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut u32) }),
         None => match super::extension::<PFN_zesPowerGetUsage>(py, lib, "zesPowerGetUsage") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3015,9 +3358,10 @@ pub(crate) fn zesPowerSetEnergyThreshold(py: Python<'_>, hPower: &Bound<'_, PyAn
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = f64_in(py, threshold, 2)? as f64;
     let rc = match lib.functions().zesPowerSetEnergyThreshold {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesPowerSetEnergyThreshold>(py, lib, "zesPowerSetEnergyThreshold") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3038,9 +3382,10 @@ pub(crate) fn zesPowerSetLimits(py: Python<'_>, hPower: &Bound<'_, PyAny>, pSust
     let v2 = arg!(ptr_in(py, pBurst, Elem::Struct { idx: 63, size: 8 }, 3));
     let v3 = arg!(ptr_in(py, pPeak, Elem::Struct { idx: 64, size: 8 }, 4));
     let rc = match lib.functions().zesPowerSetLimits {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *const zes_power_sustained_limit_t, v2.addr as *const zes_power_burst_limit_t, v3.addr as *const zes_power_peak_limit_t) }),
         None => match super::extension::<PFN_zesPowerSetLimits>(py, lib, "zesPowerSetLimits") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3058,19 +3403,27 @@ pub(crate) fn zesPowerSetLimitsExt(py: Python<'_>, hPower: &Bound<'_, PyAny>, pC
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pSustained, Elem::Struct { idx: 78, size: 48 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 48, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesPowerSetLimitsExt {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_power_limit_ext_desc_t) }),
         None => match super::extension::<PFN_zesPowerSetLimitsExt>(py, lib, "zesPowerSetLimitsExt") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_power_limit_ext_desc_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_power_limit_ext_desc_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -3082,9 +3435,10 @@ pub(crate) fn zesPowerSetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, l
     let v0 = arg!(handle_in(py, hPower, 1, 13));
     let v1: u32 = int_in(py, limit, 2)?;
     let rc = match lib.functions().zesPowerSetLimitsExt2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_pwr_handle_t::from_raw(v0), v1) }),
         None => match super::extension::<PFN_zesPowerSetLimitsExt2>(py, lib, "zesPowerSetLimitsExt2") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3101,18 +3455,23 @@ pub(crate) fn zesPowerSetLimitsExt2(py: Python<'_>, hPower: &Bound<'_, PyAny>, l
 pub(crate) fn zesPsuGetProperties(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPsu, 1, 12));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 66, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 66, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesPsuGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), a1 as *mut zes_psu_properties_t) }),
         None => match super::extension::<PFN_zesPsuGetProperties>(py, lib, "zesPsuGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), a1 as *mut zes_psu_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3122,18 +3481,23 @@ pub(crate) fn zesPsuGetProperties(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pProp
 pub(crate) fn zesPsuGetState(py: Python<'_>, hPsu: &Bound<'_, PyAny>, pState: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hPsu, 1, 12));
-    let v1 = arg!(ptr_in(py, pState, Elem::Struct { idx: 67, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 67, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesPsuGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), a1 as *mut zes_psu_state_t) }),
         None => match super::extension::<PFN_zesPsuGetState>(py, lib, "zesPsuGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), v1.addr as *mut zes_psu_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_psu_handle_t::from_raw(v0), a1 as *mut zes_psu_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3145,9 +3509,10 @@ pub(crate) fn zesRasClearStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, categ
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, category, 2)?;
     let rc = match lib.functions().zesRasClearStateExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), zes_ras_error_category_exp_t(v1)) }),
         None => match super::extension::<PFN_zesRasClearStateExp>(py, lib, "zesRasClearStateExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3164,18 +3529,23 @@ pub(crate) fn zesRasClearStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, categ
 pub(crate) fn zesRasGetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 96, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesRasGetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *mut zes_ras_config_t) }),
         None => match super::extension::<PFN_zesRasGetConfig>(py, lib, "zesRasGetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *mut zes_ras_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3186,19 +3556,24 @@ pub(crate) fn zesRasGetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
-    let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
+    let (v2, t2) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(v1 as u64), 32, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesRasGetConfigExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_config_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *mut zes_ras_config_exp_t) }),
         None => match super::extension::<PFN_zesRasGetConfigExp>(py, lib, "zesRasGetConfigExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_config_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *mut zes_ras_config_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh2.write_back(v2.bounded((v1 as u64).min(v1 as u64)));
     Ok(rc.0)
 }
 
@@ -3208,18 +3583,23 @@ pub(crate) fn zesRasGetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
 pub(crate) fn zesRasGetProperties(py: Python<'_>, hRas: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 68, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 68, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesRasGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *mut zes_ras_properties_t) }),
         None => match super::extension::<PFN_zesRasGetProperties>(py, lib, "zesRasGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut zes_ras_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *mut zes_ras_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3230,18 +3610,23 @@ pub(crate) fn zesRasGetState(py: Python<'_>, hRas: &Bound<'_, PyAny>, clear: &Bo
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u8 = int_in(py, clear, 2)?;
-    let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 69, size: 72 }, 3));
+    let (v2, t2) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 69, size: 72 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, 1, 72, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesRasGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_state_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *mut zes_ras_state_t) }),
         None => match super::extension::<PFN_zesRasGetState>(py, lib, "zesRasGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *mut zes_ras_state_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *mut zes_ras_state_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh2.write_back(1);
     Ok(rc.0)
 }
 
@@ -3253,18 +3638,24 @@ pub(crate) fn zesRasGetStateExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, pCount:
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pState, Elem::Struct { idx: 81, size: 16 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesRasGetStateExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
         None => match super::extension::<PFN_zesRasGetStateExp>(py, lib, "zesRasGetStateExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_state_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -3276,20 +3667,26 @@ pub(crate) fn zesRasGetStateExp2(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
     let v2 = arg!(ptr_in(py, pCategories, Elem::Scalar { size: 4, float: false }, 3));
-    let v3 = arg!(ptr_in(py, pState, Elem::Struct { idx: 82, size: 24 }, 4));
+    let (v3, t3) = arg!(ptr_in_target(py, pState, Elem::Struct { idx: 82, size: 24 }, 4));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v3.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
     if let Err(rc) = v3.check_len(v1 as u64) { return Ok(rc.0); }
+    let sh3 = arg!(Shadow::new(py, &t3, v3, v3.bounded(v1 as u64), 24, 1));
+    let a3 = sh3.addr();
     let rc = match lib.functions().zesRasGetStateExp2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, v3.addr as *mut zes_ras_state_exp2_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, a3 as *mut zes_ras_state_exp2_t) }),
         None => match super::extension::<PFN_zesRasGetStateExp2>(py, lib, "zesRasGetStateExp2") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, v3.addr as *mut zes_ras_state_exp2_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_error_category_exp_t, a3 as *mut zes_ras_state_exp2_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh3.write_back(v3.bounded((v1 as u64).min(v1 as u64)));
     Ok(rc.0)
 }
 
@@ -3301,18 +3698,24 @@ pub(crate) fn zesRasGetSupportedCategoriesExp(py: Python<'_>, hRas: &Bound<'_, P
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pCategories, Elem::Scalar { size: 4, float: false }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zesRasGetSupportedCategoriesExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
         None => match super::extension::<PFN_zesRasGetSupportedCategoriesExp>(py, lib, "zesRasGetSupportedCategoriesExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut zes_ras_error_category_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -3322,15 +3725,19 @@ pub(crate) fn zesRasGetSupportedCategoriesExp(py: Python<'_>, hRas: &Bound<'_, P
 pub(crate) fn zesRasSetConfig(py: Python<'_>, hRas: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 70, size: 96 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 96, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesRasSetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *const zes_ras_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *const zes_ras_config_t) }),
         None => match super::extension::<PFN_zesRasSetConfig>(py, lib, "zesRasSetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1.addr as *const zes_ras_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), a1 as *const zes_ras_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -3344,16 +3751,20 @@ pub(crate) fn zesRasSetConfigExp(py: Python<'_>, hRas: &Bound<'_, PyAny>, count:
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hRas, 1, 14));
     let v1: u32 = int_in(py, count, 2)?;
-    let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
+    let (v2, t2) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 83, size: 32 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     if let Err(rc) = v2.check_len(v1 as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(v1 as u64), 32, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesRasSetConfigExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_config_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *const zes_ras_config_exp_t) }),
         None => match super::extension::<PFN_zesRasSetConfigExp>(py, lib, "zesRasSetConfigExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, v2.addr as *const zes_ras_config_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_ras_handle_t::from_raw(v0), v1, a2 as *const zes_ras_config_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -3367,10 +3778,12 @@ pub(crate) fn zesSchedulerGetCurrentMode(py: Python<'_>, hScheduler: &Bound<'_, 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pMode, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesSchedulerGetCurrentMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_mode_t) }),
         None => match super::extension::<PFN_zesSchedulerGetCurrentMode>(py, lib, "zesSchedulerGetCurrentMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3387,18 +3800,23 @@ pub(crate) fn zesSchedulerGetCurrentMode(py: Python<'_>, hScheduler: &Bound<'_, 
 pub(crate) fn zesSchedulerGetProperties(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 71, size: 40 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 71, size: 40 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 40, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesSchedulerGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_properties_t) }),
         None => match super::extension::<PFN_zesSchedulerGetProperties>(py, lib, "zesSchedulerGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3409,18 +3827,23 @@ pub(crate) fn zesSchedulerGetTimeoutModeProperties(py: Python<'_>, hScheduler: &
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1: u8 = int_in(py, getDefaults, 2)?;
-    let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 72, size: 24 }, 3));
+    let (v2, t2) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 72, size: 24 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, 1, 24, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesSchedulerGetTimeoutModeProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeout_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, a2 as *mut zes_sched_timeout_properties_t) }),
         None => match super::extension::<PFN_zesSchedulerGetTimeoutModeProperties>(py, lib, "zesSchedulerGetTimeoutModeProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeout_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, a2 as *mut zes_sched_timeout_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh2.write_back(1);
     Ok(rc.0)
 }
 
@@ -3431,18 +3854,23 @@ pub(crate) fn zesSchedulerGetTimesliceModeProperties(py: Python<'_>, hScheduler:
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1: u8 = int_in(py, getDefaults, 2)?;
-    let v2 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 73, size: 32 }, 3));
+    let (v2, t2) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 73, size: 32 }, 3));
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, 1, 32, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesSchedulerGetTimesliceModeProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeslice_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, a2 as *mut zes_sched_timeslice_properties_t) }),
         None => match super::extension::<PFN_zesSchedulerGetTimesliceModeProperties>(py, lib, "zesSchedulerGetTimesliceModeProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, v2.addr as *mut zes_sched_timeslice_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1, a2 as *mut zes_sched_timeslice_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh2.write_back(1);
     Ok(rc.0)
 }
 
@@ -3453,10 +3881,12 @@ pub(crate) fn zesSchedulerSetComputeUnitDebugMode(py: Python<'_>, hScheduler: &B
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesSchedulerSetComputeUnitDebugMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesSchedulerSetComputeUnitDebugMode>(py, lib, "zesSchedulerSetComputeUnitDebugMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3474,10 +3904,12 @@ pub(crate) fn zesSchedulerSetExclusiveMode(py: Python<'_>, hScheduler: &Bound<'_
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
     let v1 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesSchedulerSetExclusiveMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesSchedulerSetExclusiveMode>(py, lib, "zesSchedulerSetExclusiveMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3494,16 +3926,21 @@ pub(crate) fn zesSchedulerSetExclusiveMode(py: Python<'_>, hScheduler: &Bound<'_
 pub(crate) fn zesSchedulerSetTimeoutMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 72, size: 24 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 72, size: 24 }, 2));
     let v2 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 24, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesSchedulerSetTimeoutMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesSchedulerSetTimeoutMode>(py, lib, "zesSchedulerSetTimeoutMode") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_timeout_properties_t, v2.addr as *mut ze_bool_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -3516,16 +3953,21 @@ pub(crate) fn zesSchedulerSetTimeoutMode(py: Python<'_>, hScheduler: &Bound<'_, 
 pub(crate) fn zesSchedulerSetTimesliceMode(py: Python<'_>, hScheduler: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>, pNeedReload: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hScheduler, 1, 15));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 73, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 73, size: 32 }, 2));
     let v2 = arg!(ptr_in(py, pNeedReload, Elem::Scalar { size: 1, float: false }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesSchedulerSetTimesliceMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
         None => match super::extension::<PFN_zesSchedulerSetTimesliceMode>(py, lib, "zesSchedulerSetTimesliceMode") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), v1.addr as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_sched_handle_t::from_raw(v0), a1 as *mut zes_sched_timeslice_properties_t, v2.addr as *mut ze_bool_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -3539,10 +3981,12 @@ pub(crate) fn zesStandbyGetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pMo
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hStandby, 1, 16));
     let v1 = arg!(ptr_in(py, pMode, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesStandbyGetMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_promo_mode_t) }),
         None => match super::extension::<PFN_zesStandbyGetMode>(py, lib, "zesStandbyGetMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3559,18 +4003,23 @@ pub(crate) fn zesStandbyGetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pMo
 pub(crate) fn zesStandbyGetProperties(py: Python<'_>, hStandby: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hStandby, 1, 16));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 74, size: 32 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 74, size: 32 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 32, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesStandbyGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), a1 as *mut zes_standby_properties_t) }),
         None => match super::extension::<PFN_zesStandbyGetProperties>(py, lib, "zesStandbyGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), v1.addr as *mut zes_standby_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), a1 as *mut zes_standby_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3582,9 +4031,10 @@ pub(crate) fn zesStandbySetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, mod
     let v0 = arg!(handle_in(py, hStandby, 1, 16));
     let v1: u32 = int_in(py, mode, 2)?;
     let rc = match lib.functions().zesStandbySetMode {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_standby_handle_t::from_raw(v0), zes_standby_promo_mode_t(v1)) }),
         None => match super::extension::<PFN_zesStandbySetMode>(py, lib, "zesStandbySetMode") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3601,18 +4051,23 @@ pub(crate) fn zesStandbySetMode(py: Python<'_>, hStandby: &Bound<'_, PyAny>, mod
 pub(crate) fn zesTemperatureGetConfig(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hTemperature, 1, 17));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 56, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesTemperatureGetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *mut zes_temp_config_t) }),
         None => match super::extension::<PFN_zesTemperatureGetConfig>(py, lib, "zesTemperatureGetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *mut zes_temp_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3622,18 +4077,23 @@ pub(crate) fn zesTemperatureGetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
 pub(crate) fn zesTemperatureGetProperties(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hTemperature, 1, 17));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 75, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 75, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesTemperatureGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *mut zes_temp_properties_t) }),
         None => match super::extension::<PFN_zesTemperatureGetProperties>(py, lib, "zesTemperatureGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut zes_temp_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *mut zes_temp_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3644,10 +4104,12 @@ pub(crate) fn zesTemperatureGetState(py: Python<'_>, hTemperature: &Bound<'_, Py
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hTemperature, 1, 17));
     let v1 = arg!(ptr_in(py, pTemperature, Elem::Scalar { size: 8, float: true }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zesTemperatureGetState {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *mut f64) }),
         None => match super::extension::<PFN_zesTemperatureGetState>(py, lib, "zesTemperatureGetState") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3664,15 +4126,19 @@ pub(crate) fn zesTemperatureGetState(py: Python<'_>, hTemperature: &Bound<'_, Py
 pub(crate) fn zesTemperatureSetConfig(py: Python<'_>, hTemperature: &Bound<'_, PyAny>, pConfig: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hTemperature, 1, 17));
-    let v1 = arg!(ptr_in(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pConfig, Elem::Struct { idx: 77, size: 56 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 56, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesTemperatureSetConfig {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *const zes_temp_config_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *const zes_temp_config_t) }),
         None => match super::extension::<PFN_zesTemperatureSetConfig>(py, lib, "zesTemperatureSetConfig") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), v1.addr as *const zes_temp_config_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_temp_handle_t::from_raw(v0), a1 as *const zes_temp_config_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
@@ -3685,18 +4151,23 @@ pub(crate) fn zesTemperatureSetConfig(py: Python<'_>, hTemperature: &Bound<'_, P
 pub(crate) fn zesVFManagementGetVFCapabilitiesExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCapability: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
-    let v1 = arg!(ptr_in(py, pCapability, Elem::Struct { idx: 91, size: 40 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pCapability, Elem::Struct { idx: 91, size: 40 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 40, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesVFManagementGetVFCapabilitiesExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_capabilities_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp_capabilities_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFCapabilitiesExp>(py, lib, "zesVFManagementGetVFCapabilitiesExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_capabilities_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp_capabilities_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3706,18 +4177,23 @@ pub(crate) fn zesVFManagementGetVFCapabilitiesExp(py: Python<'_>, hVFhandle: &Bo
 pub(crate) fn zesVFManagementGetVFCapabilitiesExp2(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pCapability: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
-    let v1 = arg!(ptr_in(py, pCapability, Elem::Struct { idx: 92, size: 48 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pCapability, Elem::Struct { idx: 92, size: 48 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 48, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesVFManagementGetVFCapabilitiesExp2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp2_capabilities_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp2_capabilities_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFCapabilitiesExp2>(py, lib, "zesVFManagementGetVFCapabilitiesExp2") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp2_capabilities_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp2_capabilities_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3728,19 +4204,28 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp(py: Python<'_>, hVFhandle
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pEngineUtil, Elem::Struct { idx: 90, size: 48 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pEngineUtil, Elem::Struct { idx: 90, size: 48 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 48, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesVFManagementGetVFEngineUtilizationExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_engine_exp_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFEngineUtilizationExp>(py, lib, "zesVFManagementGetVFEngineUtilizationExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_engine_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -3751,19 +4236,28 @@ pub(crate) fn zesVFManagementGetVFEngineUtilizationExp2(py: Python<'_>, hVFhandl
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pEngineUtil, Elem::Struct { idx: 94, size: 40 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pEngineUtil, Elem::Struct { idx: 94, size: 40 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 40, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesVFManagementGetVFEngineUtilizationExp2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp2_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_engine_exp2_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFEngineUtilizationExp2>(py, lib, "zesVFManagementGetVFEngineUtilizationExp2") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_engine_exp2_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_engine_exp2_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -3774,19 +4268,28 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp(py: Python<'_>, hVFhandle
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pMemUtil, Elem::Struct { idx: 89, size: 48 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pMemUtil, Elem::Struct { idx: 89, size: 48 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 48, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesVFManagementGetVFMemoryUtilizationExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_mem_exp_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFMemoryUtilizationExp>(py, lib, "zesVFManagementGetVFMemoryUtilizationExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_mem_exp_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -3797,19 +4300,28 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp2(py: Python<'_>, hVFhandl
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
-    let v2 = arg!(ptr_in(py, pMemUtil, Elem::Struct { idx: 93, size: 32 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    let (v2, t2) = arg!(ptr_in_target(py, pMemUtil, Elem::Struct { idx: 93, size: 32 }, 3));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
+    let sh2 = arg!(Shadow::new(py, &t2, v2, v2.bounded(n1_in as u64), 32, 1));
+    let a2 = sh2.addr();
     let rc = match lib.functions().zesVFManagementGetVFMemoryUtilizationExp2 {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp2_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_mem_exp2_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFMemoryUtilizationExp2>(py, lib, "zesVFManagementGetVFMemoryUtilizationExp2") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut zes_vf_util_mem_exp2_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), c1 as *mut u32, a2 as *mut zes_vf_util_mem_exp2_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
+    sh2.write_back(v2.bounded((n1 as u64).min(n1_in as u64)));
     Ok(rc.0)
 }
 
@@ -3819,18 +4331,23 @@ pub(crate) fn zesVFManagementGetVFMemoryUtilizationExp2(py: Python<'_>, hVFhandl
 pub(crate) fn zesVFManagementGetVFPropertiesExp(py: Python<'_>, hVFhandle: &Bound<'_, PyAny>, pProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hVFhandle, 1, 18));
-    let v1 = arg!(ptr_in(py, pProperties, Elem::Struct { idx: 88, size: 56 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pProperties, Elem::Struct { idx: 88, size: 56 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 56, 1));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zesVFManagementGetVFPropertiesExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp_properties_t) }),
         None => match super::extension::<PFN_zesVFManagementGetVFPropertiesExp>(py, lib, "zesVFManagementGetVFPropertiesExp") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), v1.addr as *mut zes_vf_exp_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), a1 as *mut zes_vf_exp_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3843,9 +4360,10 @@ pub(crate) fn zesVFManagementSetVFTelemetryModeExp(py: Python<'_>, hVFhandle: &B
     let v1: u32 = int_in(py, flags, 2)?;
     let v2: u8 = int_in(py, enable, 3)?;
     let rc = match lib.functions().zesVFManagementSetVFTelemetryModeExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
         None => match super::extension::<PFN_zesVFManagementSetVFTelemetryModeExp>(py, lib, "zesVFManagementSetVFTelemetryModeExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3865,9 +4383,10 @@ pub(crate) fn zesVFManagementSetVFTelemetrySamplingIntervalExp(py: Python<'_>, h
     let v1: u32 = int_in(py, flag, 2)?;
     let v2: u64 = int_in(py, samplingInterval, 3)?;
     let rc = match lib.functions().zesVFManagementSetVFTelemetrySamplingIntervalExp {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(zes_vf_handle_t::from_raw(v0), zes_vf_info_util_exp_flags_t(v1), v2) }),
         None => match super::extension::<PFN_zesVFManagementSetVFTelemetrySamplingIntervalExp>(py, lib, "zesVFManagementSetVFTelemetrySamplingIntervalExp") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3885,9 +4404,10 @@ pub(crate) fn zeInit(py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<u32> 
     let lib = match state::library(py, true) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0: u32 = int_in(py, flags, 1)?;
     let rc = match lib.functions().zeInit {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(ze_init_flags_t(v0)) }),
         None => match super::extension::<PFN_zeInit>(py, lib, "zeInit") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3905,20 +4425,26 @@ pub(crate) fn zeDriverGet(py: Python<'_>, pCount: &Bound<'_, PyAny>, phDrivers: 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 1));
     let v1 = arg!(ptr_in(py, phDrivers, Elem::Handle, 2));
-    if let Some(n) = v0.read_u32() { if let Err(rc) = v1.check_len(n as u64) { return Ok(rc.0); } }
+    if v0.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n0: u32 = v0.read_u32().unwrap_or(0);
+    let n0_in = n0;
+    let c0 = if v0.addr == 0 { 0usize } else { &mut n0 as *mut u32 as usize };
+    if let Err(rc) = v1.check_len(n0_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zeDriverGet {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(v0.addr as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(c0 as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
         None => match super::extension::<PFN_zeDriverGet>(py, lib, "zeDriverGet") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(v0.addr as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(c0 as *mut u32, v1.addr as *mut ze_driver_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n0 != n0_in { v0.write_u32(n0); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v1.addr, v1.bounded(v0.read_u32().unwrap_or(0) as u64), 1);
+        track_handles(v1.addr, v1.bounded((n0 as u64).min(n0_in as u64)), 1);
     }
     Ok(rc.0)
 }
@@ -3930,10 +4456,12 @@ pub(crate) fn zeDriverGetApiVersion(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, version, Elem::Scalar { size: 4, float: false }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zeDriverGetApiVersion {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_api_version_t) }),
         None => match super::extension::<PFN_zeDriverGetApiVersion>(py, lib, "zeDriverGetApiVersion") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -3950,18 +4478,23 @@ pub(crate) fn zeDriverGetApiVersion(py: Python<'_>, hDriver: &Bound<'_, PyAny>, 
 pub(crate) fn zeDriverGetProperties(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pDriverProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
-    let v1 = arg!(ptr_in(py, pDriverProperties, Elem::Struct { idx: 1, size: 40 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pDriverProperties, Elem::Struct { idx: 1, size: 40 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 40, 0));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zeDriverGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_driver_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), a1 as *mut ze_driver_properties_t) }),
         None => match super::extension::<PFN_zeDriverGetProperties>(py, lib, "zeDriverGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut ze_driver_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), a1 as *mut ze_driver_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -3973,18 +4506,24 @@ pub(crate) fn zeDriverGetExtensionProperties(py: Python<'_>, hDriver: &Bound<'_,
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, pExtensionProperties, Elem::Struct { idx: 2, size: 260 }, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zeDriverGetExtensionProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
         None => match super::extension::<PFN_zeDriverGetExtensionProperties>(py, lib, "zeDriverGetExtensionProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_driver_extension_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     Ok(rc.0)
 }
 
@@ -3997,10 +4536,13 @@ pub(crate) fn zeDriverGetExtensionFunctionAddress(py: Python<'_>, hDriver: &Boun
     let s1 = cstr_in(py, name, 2)?;
     let v1 = s1.as_ref().map_or(0usize, |s| s.as_ptr() as usize);
     let v2 = arg!(ptr_in(py, ppFunctionAddress, Elem::PtrSized, 3));
+    if v1 == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    if v2.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
     let rc = match lib.functions().zeDriverGetExtensionFunctionAddress {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
         Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1 as *const c_char, v2.addr as *mut *mut c_void) }),
         None => match super::extension::<PFN_zeDriverGetExtensionFunctionAddress>(py, lib, "zeDriverGetExtensionFunctionAddress") {
             // SAFETY: as above, through the address the driver returned for this name.
@@ -4020,20 +4562,26 @@ pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &B
     let v0 = arg!(handle_in(py, hDriver, 1, 1));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phDevices, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zeDeviceGet {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_device_handle_t) }),
         None => match super::extension::<PFN_zeDeviceGet>(py, lib, "zeDeviceGet") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(ze_driver_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_device_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 0);
     }
     Ok(rc.0)
 }
@@ -4044,18 +4592,23 @@ pub(crate) fn zeDeviceGet(py: Python<'_>, hDriver: &Bound<'_, PyAny>, pCount: &B
 pub(crate) fn zeDeviceGetProperties(py: Python<'_>, hDevice: &Bound<'_, PyAny>, pDeviceProperties: &Bound<'_, PyAny>) -> PyResult<u32> {
     let lib = match state::library(py, false) { Ok(lib) => lib, Err(rc) => return Ok(rc.0) };
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
-    let v1 = arg!(ptr_in(py, pDeviceProperties, Elem::Struct { idx: 4, size: 368 }, 2));
+    let (v1, t1) = arg!(ptr_in_target(py, pDeviceProperties, Elem::Struct { idx: 4, size: 368 }, 2));
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let sh1 = arg!(Shadow::new(py, &t1, v1, 1, 368, 0));
+    let a1 = sh1.addr();
     let rc = match lib.functions().zeDeviceGetProperties {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut ze_device_properties_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), a1 as *mut ze_device_properties_t) }),
         None => match super::extension::<PFN_zeDeviceGetProperties>(py, lib, "zeDeviceGetProperties") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut ze_device_properties_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), a1 as *mut ze_device_properties_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    sh1.write_back(1);
     Ok(rc.0)
 }
 
@@ -4067,20 +4620,26 @@ pub(crate) fn zeDeviceGetSubDevices(py: Python<'_>, hDevice: &Bound<'_, PyAny>, 
     let v0 = arg!(handle_in(py, hDevice, 1, 0));
     let v1 = arg!(ptr_in(py, pCount, Elem::Scalar { size: 4, float: false }, 2));
     let v2 = arg!(ptr_in(py, phSubdevices, Elem::Handle, 3));
-    if let Some(n) = v1.read_u32() { if let Err(rc) = v2.check_len(n as u64) { return Ok(rc.0); } }
+    if v1.addr == 0 { return Ok(ZE_RESULT_ERROR_INVALID_NULL_POINTER.0); }
+    let mut n1: u32 = v1.read_u32().unwrap_or(0);
+    let n1_in = n1;
+    let c1 = if v1.addr == 0 { 0usize } else { &mut n1 as *mut u32 as usize };
+    if let Err(rc) = v2.check_len(n1_in as u64) { return Ok(rc.0); }
     let rc = match lib.functions().zeDeviceGetSubDevices {
-        // SAFETY: every pointer is null or the buffer of a live ctypes object of the type and
-        // length the ABI description requires (checked above); the calling frame keeps those
-        // objects alive until the call returns; by-value arguments are plain data.
-        Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+        // SAFETY: every pointer is null, the binding's own copy of a count or of a chained
+        // struct (and its chain), or the buffer of a live ctypes object (or checked mapped
+        // memory) of the type and length the ABI description requires (checked above); the
+        // calling frame keeps those objects alive until the call returns.
+        Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_device_handle_t) }),
         None => match super::extension::<PFN_zeDeviceGetSubDevices>(py, lib, "zeDeviceGetSubDevices") {
             // SAFETY: as above, through the address the driver returned for this name.
-            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), v1.addr as *mut u32, v2.addr as *mut ze_device_handle_t) }),
+            Some(f) => py.allow_threads(move || unsafe { f(ze_device_handle_t::from_raw(v0), c1 as *mut u32, v2.addr as *mut ze_device_handle_t) }),
             None => return Ok(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0),
         },
     };
+    if n1 != n1_in { v1.write_u32(n1); }
     if rc == ZE_RESULT_SUCCESS {
-        track_handles(v2.addr, v2.bounded(v1.read_u32().unwrap_or(0) as u64), 0);
+        track_handles(v2.addr, v2.bounded((n1 as u64).min(n1_in as u64)), 0);
     }
     Ok(rc.0)
 }
@@ -4336,5 +4895,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(zeDeviceGet, m)?)?;
     m.add_function(wrap_pyfunction!(zeDeviceGetProperties, m)?)?;
     m.add_function(wrap_pyfunction!(zeDeviceGetSubDevices, m)?)?;
+    m.add("MAX_RAW_BYTES", super::MAX_RAW_BYTES)?;
     Ok(())
 }

@@ -154,6 +154,10 @@ struct Ctypes {
     fast_address: bool,
     /// Offset of the referenced object in a `byref()` object, when found on this interpreter.
     carg_obj_offset: Option<usize>,
+    /// Offset of the address a `byref()` object passes (the object's buffer plus its offset).
+    carg_value_offset: Option<usize>,
+    /// `b_needsfree` and `b_base` of ctypes objects can be read at their CPython offsets.
+    fast_owner: bool,
 }
 
 static CTYPES: GILOnceCell<Ctypes> = GILOnceCell::new();
@@ -203,6 +207,8 @@ fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
             sizeof: m.getattr("sizeof")?.unbind(),
             fast_address: false,
             carg_obj_offset: None,
+            carg_value_offset: None,
+            fast_owner: false,
         };
         // Check the fast path against ctypes itself on a few kinds of objects.
         let probes = [
@@ -218,6 +224,8 @@ fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
         }
         c.fast_address = ok;
         c.carg_obj_offset = find_carg_offset(&m)?;
+        c.carg_value_offset = find_carg_value_offset(&m, &c)?;
+        c.fast_owner = c.fast_address && owner_layout_matches(&m)?;
         Ok(c)
     })
 }
@@ -247,6 +255,103 @@ fn find_carg_offset(m: &Bound<'_, PyModule>) -> PyResult<Option<usize>> {
         }
     }
     Ok(found)
+}
+
+/// Finds where a `byref(x, offset)` object keeps the address it passes (`addressof(x) + offset`).
+fn find_carg_value_offset(m: &Bound<'_, PyModule>, c: &Ctypes) -> PyResult<Option<usize>> {
+    let py = m.py();
+    let mut found = None;
+    for (attempt, delta) in [(0, 4usize), (1, 12)] {
+        let arr = m.getattr("c_uint32")?.mul(8)?.call0()?;
+        let r = m.getattr("byref")?.call1((&arr, delta))?;
+        let want: usize = c.addressof.call1(py, (&arr,))?.extract::<usize>(py)? + delta;
+        let base = r.as_ptr() as *const u8;
+        let mut here = None;
+        for off in (16..64).step_by(8) {
+            // SAFETY: as in `find_carg_offset`: pointer-sized reads inside a `byref()` object.
+            let word = unsafe { core::ptr::read_unaligned(base.add(off) as *const usize) };
+            if word == want {
+                here = Some(off);
+                break;
+            }
+        }
+        match (attempt, here) {
+            (0, h) => found = h,
+            (_, h) if h != found => return Ok(None),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// Byte offsets of `b_needsfree` (an int) and `b_base` (a pointer) in a CPython ctypes object.
+const B_NEEDSFREE_OFFSET: usize = 3 * core::mem::size_of::<usize>();
+const B_BASE_OFFSET: usize = 4 * core::mem::size_of::<usize>();
+
+/// Checks the CPython layout of `b_needsfree`/`b_base` against ctypes' own `_b_needsfree_` and
+/// `_b_base_` on an owning object, a `from_address` view and a field of a struct.
+fn owner_layout_matches(m: &Bound<'_, PyModule>) -> PyResult<bool> {
+    let owned = m.getattr("c_uint64")?.call0()?;
+    let addr: usize = m.getattr("addressof")?.call1((&owned,))?.extract()?;
+    let view = owned.get_type().call_method1("from_address", (addr,))?;
+    let arr = owned.get_type().mul(2)?.call0()?;
+    let sub = m.getattr("c_uint64")?.call_method1("from_buffer", (&arr,))?;
+    let mut ok = true;
+    for obj in [&owned, &view, &arr, &sub] {
+        let needsfree: i64 = obj.getattr("_b_needsfree_")?.extract()?;
+        let base = obj.getattr("_b_base_")?;
+        let base_addr = if base.is_none() { 0 } else { base.as_ptr() as usize };
+        let p = obj.as_ptr() as *const u8;
+        // SAFETY: every ctypes instance (CDataObject) is header, `b_ptr`, `b_needsfree`, `b_base`,
+        // ...; the words read lie inside the object (its `b_value` union follows them).
+        let (nf, b) = unsafe {
+            (
+                core::ptr::read_unaligned(p.add(B_NEEDSFREE_OFFSET) as *const i32),
+                core::ptr::read_unaligned(p.add(B_BASE_OFFSET) as *const usize),
+            )
+        };
+        ok &= i64::from(nf) == needsfree && b == base_addr;
+    }
+    Ok(ok)
+}
+
+/// Whether the memory of the ctypes object `obj` is its own (or its base object's, recursively):
+/// false for `from_address` views, whose memory may be anywhere (checked like raw addresses).
+/// `from_buffer` objects also count as not owning (their memory is checked like raw memory too).
+fn owns_memory(py: Python<'_>, c: &Ctypes, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let mut p = obj.as_ptr() as *const u8;
+    if c.fast_owner {
+        for _ in 0..64 {
+            // SAFETY: `p` is a live ctypes object (the argument, or a base object it keeps alive);
+            // the offsets were checked against ctypes at start-up (`owner_layout_matches`).
+            let (needsfree, base) = unsafe {
+                (
+                    core::ptr::read_unaligned(p.add(B_NEEDSFREE_OFFSET) as *const i32),
+                    core::ptr::read_unaligned(p.add(B_BASE_OFFSET) as *const usize),
+                )
+            };
+            if needsfree != 0 {
+                return Ok(true);
+            }
+            if base == 0 {
+                return Ok(false);
+            }
+            p = base as *const u8;
+        }
+        return Ok(false);
+    }
+    let mut node = obj.clone();
+    for _ in 0..64 {
+        if node.getattr(intern!(py, "_b_needsfree_"))?.extract::<i64>()? != 0 {
+            return Ok(true);
+        }
+        let base = node.getattr(intern!(py, "_b_base_"))?;
+        if base.is_none() {
+            return Ok(false);
+        }
+        node = base;
+    }
+    Ok(false)
 }
 
 /// Reads `b_ptr` of a CPython ctypes object (the field right after the object header).
@@ -520,14 +625,15 @@ impl Ptr {
         Ptr { addr: 0, elems: Some(0), unit: 1 }
     }
     /// `Err(INVALID_SIZE)` when the buffer holds fewer than `n` elements: known from the ctypes
-    /// object, or (raw ctypes pointers) when the `n` elements are not all accessible memory.
+    /// object, or (raw addresses) when the `n` elements are more than `MAX_RAW_BYTES` or not all
+    /// mapped readable and writable memory.
     pub fn check_len(&self, n: u64) -> Result<(), ze_result_t> {
         let short = zes_sys::ZE_RESULT_ERROR_INVALID_SIZE;
         match self.elems {
             Some(e) if self.addr != 0 && (e as u64) < n => Err(short),
             None if self.addr != 0 && n > 1 => {
                 let bytes = usize::try_from(n).ok().and_then(|n| n.checked_mul(self.unit)).ok_or(short)?;
-                if accessible(self.addr, bytes) {
+                if bytes <= MAX_RAW_BYTES && accessible(self.addr, bytes) {
                     Ok(())
                 } else {
                     Err(short)
@@ -557,8 +663,30 @@ impl Ptr {
             return None;
         }
         // SAFETY: a non-null `Ptr` to a 4-byte scalar was validated by `ptr_in` against a live
-        // ctypes object (or is the address a ctypes pointer instance carries).
+        // ctypes object (or checked to be mapped readable and writable memory).
         Some(unsafe { core::ptr::read_unaligned(self.addr as *const u32) })
+    }
+    /// The `size_t` the pointer points to (a size in bytes), when not null.
+    pub fn read_usize(&self) -> Option<usize> {
+        if self.addr == 0 {
+            return None;
+        }
+        // SAFETY: as for `read_u32`, for an 8-byte scalar.
+        Some(unsafe { core::ptr::read_unaligned(self.addr as *const usize) })
+    }
+    /// Stores the count the driver wrote into the binding's own copy back into the caller's.
+    pub fn write_u32(&self, v: u32) {
+        if self.addr != 0 {
+            // SAFETY: the caller's count, validated as `read_u32` says; its object is alive.
+            unsafe { core::ptr::write_unaligned(self.addr as *mut u32, v) }
+        }
+    }
+    /// As `write_u32`, for a `size_t`.
+    pub fn write_usize(&self, v: usize) {
+        if self.addr != 0 {
+            // SAFETY: as for `write_u32`, for an 8-byte scalar.
+            unsafe { core::ptr::write_unaligned(self.addr as *mut usize, v) }
+        }
     }
     /// Number of elements to record after the call: `n` bounded by the buffer.
     pub fn bounded(&self, n: u64) -> usize {
@@ -598,11 +726,22 @@ fn elem_matches(py: Python<'_>, expect: Elem, info: &TypeInfo) -> Result<(), &'s
     }
 }
 
-/// Converts the object passed for a pointer parameter: `None`, `byref(x)`, `pointer(x)`, a
-/// ctypes array, or the ctypes object itself.
+/// Converts the object passed for a pointer parameter: `None`, `byref(x)` (with its offset),
+/// `pointer(x)`, a ctypes array, or the ctypes object itself.
 pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno: usize) -> Conv<Ptr> {
+    Ok(ptr_in_target(py, obj, expect, argno)?.map(|(ptr, _)| ptr))
+}
+
+/// As `ptr_in`, also returning the ctypes object the pointer belongs to (to find the objects it
+/// keeps alive).
+pub(crate) fn ptr_in_target<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    expect: Elem,
+    argno: usize,
+) -> Conv<(Ptr, Bound<'py, PyAny>)> {
     if obj.is_none() {
-        return Ok(Ok(Ptr::null()));
+        return Ok(Ok((Ptr::null(), obj.clone())));
     }
     let c = ctypes(py)?;
     let ty = obj.get_type();
@@ -611,6 +750,8 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         None => info_of(py, &ty)?.1,
     };
     let mut target = obj.clone();
+    // The address a `byref()` passes: the object's buffer plus the byref offset.
+    let mut byref_addr = None;
     if info.kind == Kind::CArg {
         target = match c.carg_obj_offset {
             Some(off) => {
@@ -630,6 +771,15 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
             }
             None => obj.getattr(intern!(py, "_obj"))?,
         };
+        byref_addr = match c.carg_value_offset {
+            // SAFETY: `obj` is a live byref() object; its passed address sits at `off` (found by
+            // probing at start-up).
+            Some(off) => Some(unsafe {
+                core::ptr::read_unaligned((obj.as_ptr() as *const u8).add(off) as *const usize)
+            }),
+            // Without the layout an offset cannot be seen: refuse rather than guess.
+            None => return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT)),
+        };
         let ty = target.get_type();
         info = match quick_info(py, c, &ty, expect) {
             Some(info) => info,
@@ -637,24 +787,45 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         };
     }
     if let (Elem::Void, Ok(b)) = (expect, target.downcast::<PyBytes>()) {
-        return Ok(Ok(Ptr {
-            addr: b.as_bytes().as_ptr() as usize,
-            elems: Some(b.as_bytes().len()),
-            unit: 1,
-        }));
+        if byref_addr.is_some() {
+            return Err(argument_error(py, argno, "byref() of bytes".into()));
+        }
+        let ptr = Ptr { addr: b.as_bytes().as_ptr() as usize, elems: Some(b.as_bytes().len()), unit: 1 };
+        return Ok(Ok((ptr, target)));
     }
-    let (addr, elem_info, elems) = match info.kind {
-        Kind::Struct { .. } | Kind::Simple { .. } => (address_of(py, c, &target)?, info, Some(1usize)),
-        Kind::Array { elem, len } => (address_of(py, c, &target)?, info_at(elem), Some(len)),
+    // (address, element type, bytes known to be there; None: a raw address).
+    let (addr, elem_info, bytes) = match info.kind {
+        Kind::Struct { .. } | Kind::Simple { .. } | Kind::Array { .. } => {
+            let start = address_of(py, c, &target)?;
+            let addr = byref_addr.unwrap_or(start);
+            // byref's offset must stay inside the object.
+            let Some(offset) = addr.checked_sub(start).filter(|o| *o <= info.size) else {
+                return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
+            };
+            let elem = match info.kind {
+                Kind::Array { elem, .. } => info_at(elem),
+                _ => info,
+            };
+            let owned = owns_memory(py, c, &target)?;
+            let bytes = info.size - offset;
+            // A `from_address` view may describe any memory: check it like a raw address.
+            if !owned && bytes > 0 && (bytes > MAX_RAW_BYTES || !accessible(addr, bytes)) {
+                return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT));
+            }
+            (addr, elem, Some(bytes))
+        }
         Kind::Pointer { target: t } => {
             let at = address_of(py, c, &target)?;
+            if byref_addr.is_some_and(|a| a != at) {
+                return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT));
+            }
             // SAFETY: `target` is a live ctypes pointer instance; its buffer holds the address.
             let p = unsafe { core::ptr::read_unaligned(at as *const usize) };
             let elem = info_at(t);
             // `pointer(x)` and `cast(array, POINTER(T))` keep their object alive: then the
             // length is known; other addresses are checked as raw memory below.
-            let known = if p == 0 { None } else { live_bytes(py, &target, p)? };
-            (p, elem, known.map(|bytes| bytes / elem.size.max(1)))
+            let known = if p == 0 { None } else { live_bytes(py, &target, p)?.map(|(n, _)| n) };
+            (p, elem, known)
         }
         Kind::CArg | Kind::Other => {
             return Err(argument_error(
@@ -675,13 +846,8 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
         }
     }
     // Express the length in elements of the expected type (raw byte buffers for structs).
-    let unit = match expect {
-        Elem::Struct { size, .. } => size,
-        Elem::Scalar { size, .. } => size,
-        Elem::Handle | Elem::PtrSized => core::mem::size_of::<usize>(),
-        Elem::Char | Elem::Void => 1,
-    };
-    let elems = elems.map(|n| n * elem_info.size / unit.max(1));
+    let unit = expect.unit();
+    let elems = bytes.map(|n| n / unit.max(1));
     let ptr = Ptr { addr, elems, unit };
     // A raw ctypes pointer may hold any address: its first element must be accessible memory.
     if elems.is_none() && addr != 0 && !accessible(addr, unit.max(1)) {
@@ -690,70 +856,223 @@ pub(crate) fn ptr_in(py: Python<'_>, obj: &Bound<'_, PyAny>, expect: Elem, argno
     if addr != 0 && elems == Some(0) {
         return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
     }
-    if let (Elem::Struct { idx, size }, true) = (expect, addr != 0) {
-        if generated::STRUCT_CHAIN[idx].0 {
-            for i in 0..elems.unwrap_or(1).min(MAX_CHECKED_ELEMENTS) {
-                if let Err(rc) = check_chain(py, &target, addr + i * size, generated::STRUCT_CHAIN[idx].1)? {
-                    return Ok(Err(rc));
+    Ok(Ok((ptr, target)))
+}
+
+impl Elem {
+    /// Size in bytes of one element of this kind.
+    fn unit(self) -> usize {
+        match self {
+            Elem::Struct { size, .. } => size,
+            Elem::Scalar { size, .. } => size,
+            Elem::Handle | Elem::PtrSized => core::mem::size_of::<usize>(),
+            Elem::Char | Elem::Void => 1,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extension chains (`pNext`), passed to the driver as the binding's own copies.
+
+/// At most this many bytes of raw (unverifiable-size) memory are accepted for one parameter.
+pub(crate) const MAX_RAW_BYTES: usize = 64 << 20;
+const MAX_CHAIN_LINKS: usize = 32;
+/// Offset and size of `pNext` in every chained struct (after the 4-byte `stype` and padding).
+const PNEXT: core::ops::Range<usize> = 8..16;
+
+/// Room for a struct copy: inline for the common small structs (no allocation on the hot path),
+/// on the heap otherwise. An inline copy's address changes when it moves: it is taken only once
+/// the shadow holding it is in its final place (the generated code's `sh` binding).
+enum Buf {
+    Inline([u64; INLINE_WORDS]),
+    Heap(Vec<u64>),
+}
+
+const INLINE_WORDS: usize = 8;
+
+impl Buf {
+    fn ptr(&self) -> *const u64 {
+        match self {
+            Buf::Inline(a) => a.as_ptr(),
+            Buf::Heap(v) => v.as_ptr(),
+        }
+    }
+    fn mut_ptr(&mut self) -> *mut u64 {
+        match self {
+            Buf::Inline(a) => a.as_mut_ptr(),
+            Buf::Heap(v) => v.as_mut_ptr(),
+        }
+    }
+}
+
+/// One struct the driver sees as the binding's copy: where the caller's is and the copy.
+struct Copied {
+    caller: usize,
+    copy: Buf,
+    size: usize,
+}
+
+impl Copied {
+    /// A copy of the `size` bytes at `addr`; `inline` allows the copy to live inside the value.
+    fn from(addr: usize, size: usize, inline: bool) -> Copied {
+        let words = size.div_ceil(8);
+        let mut copy = if inline && words <= INLINE_WORDS {
+            Buf::Inline([0; INLINE_WORDS])
+        } else {
+            Buf::Heap(vec![0u64; words])
+        };
+        // SAFETY: `size` bytes at `addr` are a validated buffer (a live ctypes object or mapped
+        // readable memory); the copy has room for them.
+        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, copy.mut_ptr() as *mut u8, size) };
+        Copied { caller: addr, copy, size }
+    }
+    fn addr(&self) -> usize {
+        self.copy.ptr() as usize
+    }
+    fn set_next(&mut self, at: usize, next: usize) {
+        let p = self.copy.mut_ptr() as *mut u8;
+        // SAFETY: `at + 16 <= size`: `pNext` of an element inside the copy.
+        unsafe { core::ptr::write_unaligned(p.add(at + PNEXT.start) as *mut usize, next) }
+    }
+    /// Copies the driver's answer back, except the `pNext` fields (which point into our copies;
+    /// the caller's stay as they are now).
+    fn write_back(&self, elems: usize, elem_size: usize) {
+        let src = self.copy.ptr() as *const u8;
+        for i in 0..elems {
+            let at = i * elem_size;
+            for range in [at..at + PNEXT.start, at + PNEXT.end..at + elem_size] {
+                if range.end > self.size {
+                    break;
+                }
+                // SAFETY: the range lies inside both the copy and the caller's validated buffer,
+                // whose object the call's frame (or this shadow's `keep`) holds alive.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        src.add(range.start),
+                        (self.caller + range.start) as *mut u8,
+                        range.len(),
+                    )
                 }
             }
         }
     }
-    Ok(Ok(ptr))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Extension chains (`pNext`).
+/// The binding's copies of a struct argument (`n` elements) and of every link of their `pNext`
+/// chains, validated while copying: what the driver reads cannot be changed by another thread
+/// after the check. The driver's answers are copied back after the call.
+pub(crate) struct Shadow<'py> {
+    root: Option<Copied>,
+    elems: usize,
+    elem_size: usize,
+    links: Vec<Copied>,
+    /// The ctypes objects of the links, held for the write-back.
+    _keep: Vec<Bound<'py, PyAny>>,
+}
 
-const MAX_CHECKED_ELEMENTS: usize = 256;
-const MAX_CHAIN_LINKS: usize = 32;
-
-/// Walks the `pNext` chain of the struct at `addr` (of a struct family: 0 = ze, 1 = zes): each
-/// link must be readable and writable memory holding a struct of a structure type this ABI knows
-/// for that family, for the whole size of that struct; chains are at most 32 links (no cycles).
-fn check_chain(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize, family: u8) -> Conv<()> {
-    let bad = zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    // SAFETY: `addr` is the start of a validated ctypes struct with `stype` and `pNext` first.
-    let mut next = unsafe { core::ptr::read_unaligned((addr + 8) as *const usize) };
-    let mut links = 0;
-    while next != 0 {
-        links += 1;
-        if links > MAX_CHAIN_LINKS {
-            return Ok(Err(bad));
+impl<'py> Shadow<'py> {
+    /// Copies `n` structs of size `size` at `ptr` (a validated pointer of `target`) and their
+    /// chains (structure types of family `family`: 0 ze, 1 zes). A link must be a ctypes object
+    /// the caller's struct keeps alive or mapped readable/writable memory, hold a structure type
+    /// this ABI knows for the family, for that struct's whole size; at most 32 links per chain.
+    pub(crate) fn new(
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+        ptr: Ptr,
+        n: usize,
+        size: usize,
+        family: u8,
+    ) -> Conv<Shadow<'py>> {
+        let bad = zes_sys::ZE_RESULT_ERROR_INVALID_ARGUMENT;
+        let mut shadow =
+            Shadow { root: None, elems: n, elem_size: size, links: Vec::new(), _keep: Vec::new() };
+        if ptr.addr == 0 || n == 0 {
+            return Ok(Ok(shadow));
         }
-        // The usual case: the link is a ctypes object the caller's struct keeps alive (assigning
-        // `cast(pointer(ext), c_void_p)` to `pNext` stores it in the struct's `_objects`).
-        let live = live_bytes(py, root, next)?;
-        if live.is_none() && !accessible(next, 16) {
-            return Ok(Err(bad));
-        }
-        // SAFETY: the 16 bytes at `next` are part of a live ctypes object or were just checked
-        // to be mapped and accessible.
-        let stype = unsafe { core::ptr::read_unaligned(next as *const u32) };
-        let found = generated::STYPES.iter().find(|(f, st, _)| *f == family && *st == stype);
-        let Some(&(_, _, size)) = found else {
-            return Ok(Err(bad));
+        let Some(bytes) = n.checked_mul(size).filter(|b| ptr.elems.is_some() || *b <= MAX_RAW_BYTES) else {
+            return Ok(Err(zes_sys::ZE_RESULT_ERROR_INVALID_SIZE));
         };
-        let whole = match live {
-            Some(n) => n >= size,
-            None => accessible(next, size),
-        };
-        if !whole {
-            return Ok(Err(bad));
+        let mut root = Copied::from(ptr.addr, bytes, true);
+        for i in 0..n {
+            // The copy's `pNext` (element i): what was validated is what the driver will see.
+            // SAFETY: inside the copy.
+            let mut next =
+                unsafe { core::ptr::read_unaligned((root.addr() + i * size + PNEXT.start) as *const usize) };
+            let mut links = 0;
+            // (copy index, offset) of the `pNext` to patch: the root element first.
+            let mut patch: Option<usize> = None;
+            while next != 0 {
+                links += 1;
+                if links > MAX_CHAIN_LINKS {
+                    return Ok(Err(bad));
+                }
+                let live = live_bytes(py, target, next)?;
+                if live.is_none() && !accessible(next, 16) {
+                    return Ok(Err(bad));
+                }
+                // SAFETY: the 16 bytes at `next` are part of a live ctypes object or were just
+                // checked to be mapped and accessible.
+                let stype = unsafe { core::ptr::read_unaligned(next as *const u32) };
+                let found = generated::STYPES.iter().find(|(f, st, _)| *f == family && *st == stype);
+                let Some(&(_, _, link_size)) = found else {
+                    return Ok(Err(bad));
+                };
+                let whole = match &live {
+                    Some((n, _)) => *n >= link_size,
+                    None => accessible(next, link_size),
+                };
+                if !whole {
+                    return Ok(Err(bad));
+                }
+                // Links are on the heap: the root (or the link before) points at them.
+                let copy = Copied::from(next, link_size, false);
+                let copy_addr = copy.addr();
+                match patch {
+                    None => root.set_next(i * size, copy_addr),
+                    Some(j) => shadow.links[j].set_next(0, copy_addr),
+                }
+                // SAFETY: inside the copy just made (every chained struct has `pNext`).
+                next = unsafe { core::ptr::read_unaligned((copy_addr + PNEXT.start) as *const usize) };
+                shadow.links.push(copy);
+                if let Some((_, obj)) = live {
+                    shadow._keep.push(obj);
+                }
+                patch = Some(shadow.links.len() - 1);
+            }
         }
-        // SAFETY: as above; `pNext` is the second field of every chained struct.
-        next = unsafe { core::ptr::read_unaligned((next + 8) as *const usize) };
+        shadow.root = Some(root);
+        Ok(Ok(shadow))
     }
-    Ok(Ok(()))
+
+    /// The address to pass to the driver (null when the caller passed null).
+    pub(crate) fn addr(&self) -> usize {
+        self.root.as_ref().map_or(0, Copied::addr)
+    }
+
+    /// Copies the driver's answer for the first `n` elements (and all chain links) back into the
+    /// caller's structs.
+    pub(crate) fn write_back(&self, n: usize) {
+        if let Some(root) = &self.root {
+            root.write_back(n.min(self.elems), self.elem_size);
+        }
+        for link in &self.links {
+            link.write_back(1, link.size);
+        }
+    }
 }
 
 const MAX_LIVE_NODES: usize = 64;
 
 /// When `addr` lies inside the buffer of `root` or of a ctypes object that `root` keeps alive
-/// (its `_objects`, recursively), the number of bytes from `addr` to the end of that buffer.
-fn live_bytes(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize) -> PyResult<Option<usize>> {
+/// (its `_objects`, recursively) and that owns its memory, the number of bytes from `addr` to
+/// the end of that buffer, and that object.
+fn live_bytes<'py>(
+    py: Python<'py>,
+    root: &Bound<'py, PyAny>,
+    addr: usize,
+) -> PyResult<Option<(usize, Bound<'py, PyAny>)>> {
     let c = ctypes(py)?;
-    let mut stack: Vec<Bound<'_, PyAny>> = vec![root.clone()];
+    let mut stack: Vec<Bound<'py, PyAny>> = vec![root.clone()];
     // `_objects` graphs have cycles (a cast pointer shares the dict that holds it).
     let mut seen: Vec<usize> = Vec::with_capacity(8);
     while let Some(node) = stack.pop() {
@@ -777,8 +1096,8 @@ fn live_bytes(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize) -> PyResult<
             continue;
         }
         let start = address_of(py, c, &node)?;
-        if start <= addr && addr < start + info.size {
-            return Ok(Some(start + info.size - addr));
+        if start <= addr && addr < start + info.size && owns_memory(py, c, &node)? {
+            return Ok(Some((start + info.size - addr, node)));
         }
         if let Ok(objects) = node.getattr(intern!(py, "_objects")) {
             if !objects.is_none() {
@@ -789,31 +1108,97 @@ fn live_bytes(py: Python<'_>, root: &Bound<'_, PyAny>, addr: usize) -> PyResult<
     Ok(None)
 }
 
-/// The `len` bytes at `addr` are mapped readable and writable in this process (checked without
-/// touching them: the kernel copies them out and back, so an unmapped address is an error, not a
-/// crash).
+/// The `len` bytes at `addr` are mapped readable and writable in this process. Nothing at
+/// `addr` is ever written (other threads' writes there are never disturbed):
+/// - the permissions come from the kernel's memory map (`/proc/self/maps`), parsed once and
+///   cached; an address the cached map does not show as readable and writable makes it re-read
+///   (new mappings), so only a refusal costs a fresh read;
+/// - on a positive answer from the cache, the pages are also read now (one byte per page, by the
+///   kernel with `process_vm_readv`, which fails instead of faulting), so that memory unmapped
+///   since the map was read is refused.
+///
+/// Not caught: a page made read-only (`mprotect`) after the map was read. Unverifiable (the map
+/// cannot be read): false.
 #[cfg(target_os = "linux")]
 fn accessible(addr: usize, len: usize) -> bool {
-    let mut buf = vec![0u8; len];
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: len };
-    // SAFETY: the kernel validates `remote`; `local` is our own buffer of `len` bytes.
-    let pid = unsafe { libc::getpid() };
-    // SAFETY: as above.
-    let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    if read != len as isize {
-        return false;
+    static MAPS: RwLock<Vec<(usize, usize, bool)>> = RwLock::new(Vec::new());
+    let Some(end) = addr.checked_add(len.max(1)) else { return false };
+    let covered = |regions: &[(usize, usize, bool)]| {
+        // Regions are in address order; the range may span adjacent ones.
+        let mut need = addr;
+        let first = regions.partition_point(|&(_, hi, _)| hi <= addr);
+        for &(lo, hi, rw) in &regions[first..] {
+            if lo > need || !rw {
+                return false;
+            }
+            need = hi;
+            if need >= end {
+                return true;
+            }
+        }
+        false
+    };
+    let cached = MAPS.read().map(|m| covered(&m)).unwrap_or(false);
+    if cached && pages_readable_now(addr, end) {
+        return true;
     }
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
-    // SAFETY: writes back the bytes just read (the caller holds the GIL, the memory is the
-    // caller's extension struct); fails without effect on read-only or unmapped memory.
-    let written = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
-    written == len as isize
+    let Some(fresh) = read_maps() else { return false };
+    let ok = covered(&fresh);
+    if let Ok(mut m) = MAPS.write() {
+        *m = fresh;
+    }
+    ok && pages_readable_now(addr, end)
+}
+
+/// The regions of `/proc/self/maps`: (start, end, readable and writable).
+#[cfg(target_os = "linux")]
+fn read_maps() -> Option<Vec<(usize, usize, bool)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let mut regions = Vec::with_capacity(maps.len() / 64);
+    for line in maps.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { continue };
+        let Some((lo, hi)) = range.split_once('-') else { continue };
+        let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16)) else {
+            continue;
+        };
+        regions.push((lo, hi, perms.starts_with("rw")));
+    }
+    Some(regions)
+}
+
+/// Every page of `[addr, end)` is mapped readable right now: the kernel copies one byte of each
+/// page into our buffer (it reports an error for an unmapped page, never a fault).
+#[cfg(target_os = "linux")]
+fn pages_readable_now(addr: usize, end: usize) -> bool {
+    const PAGE: usize = 4096;
+    const BATCH: usize = 256;
+    let mut sink = [0u8; BATCH];
+    let mut at = addr;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    while at < end {
+        let mut remote = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; BATCH];
+        let mut n = 0;
+        while n < BATCH && at < end {
+            remote[n] = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: 1 };
+            n += 1;
+            at = (at / PAGE + 1) * PAGE;
+        }
+        let local = libc::iovec { iov_base: sink.as_mut_ptr().cast(), iov_len: n };
+        // SAFETY: the kernel validates the remote addresses (an unmapped one is an error); the
+        // local buffer is ours and has room for the `n` bytes asked for.
+        let read = unsafe { libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), n as libc::c_ulong, 0) };
+        if read != n as isize {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(not(target_os = "linux"))]
 fn accessible(_addr: usize, _len: usize) -> bool {
-    true
+    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -830,26 +1215,28 @@ pub(crate) fn legacy_init(py: Python<'_>, lib: &zes_sys::Library, flags: u32) ->
     py.allow_threads(|| unsafe { init(zes_sys::ze_init_flags_t(0)) }).0
 }
 
-pub(crate) fn legacy_driver_get(py: Python<'_>, lib: &zes_sys::Library, count: Ptr, out: Ptr) -> u32 {
+pub(crate) fn legacy_driver_get(py: Python<'_>, lib: &zes_sys::Library, count: usize, out: usize) -> u32 {
     let Some(f) = lib.functions().zeDriverGet else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
-    let (c, o) = (count.addr, out.addr);
-    // SAFETY: both pointers were validated by `ptr_in` (or are null), and the count was checked
-    // against the array length by the caller.
-    py.allow_threads(|| unsafe { f(c as *mut u32, o as *mut zes_sys::ze_driver_handle_t) }).0
+    // SAFETY: `count` is the binding's own copy of the count, `out` null or an array validated by
+    // `ptr_in` and checked against that count by the caller.
+    py.allow_threads(|| unsafe { f(count as *mut u32, out as *mut zes_sys::ze_driver_handle_t) }).0
 }
 
 pub(crate) fn legacy_device_get(
     py: Python<'_>,
     lib: &zes_sys::Library,
     driver: usize,
-    count: Ptr,
-    out: Ptr,
+    count: usize,
+    out: usize,
 ) -> u32 {
     let Some(f) = lib.functions().zeDeviceGet else { return zes_sys::ZE_RESULT_ERROR_UNSUPPORTED_FEATURE.0 };
-    let (c, o) = (count.addr, out.addr);
     // SAFETY: as for `legacy_driver_get`; the driver handle is one the library returned.
     py.allow_threads(|| unsafe {
-        f(zes_sys::ze_driver_handle_t::from_raw(driver), c as *mut u32, o as *mut zes_sys::ze_device_handle_t)
+        f(
+            zes_sys::ze_driver_handle_t::from_raw(driver),
+            count as *mut u32,
+            out as *mut zes_sys::ze_device_handle_t,
+        )
     })
     .0
 }

@@ -9410,7 +9410,7 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
         crate::ParamInfo { name: "count", c_type: "uint32_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
         crate::ParamInfo { name: "phDevices", c_type: "zes_device_handle_t", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: Some("0, count") },
         crate::ParamInfo { name: "pNumDeviceEvents", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
-        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
+        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: Some("0, count") },
     ] },
     crate::FunctionInfo { name: "zesDriverEventListenEx", since: Version::new(1, 1), experimental: false, table: Some("zes_driver_dditable_t"), params: &[
         crate::ParamInfo { name: "hDriver", c_type: "ze_driver_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
@@ -9418,7 +9418,7 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
         crate::ParamInfo { name: "count", c_type: "uint32_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
         crate::ParamInfo { name: "phDevices", c_type: "zes_device_handle_t", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: Some("0, count") },
         crate::ParamInfo { name: "pNumDeviceEvents", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
-        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
+        crate::ParamInfo { name: "pEvents", c_type: "zes_event_type_flags_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: Some("0, count") },
     ] },
     crate::FunctionInfo { name: "zesDriverGet", since: Version::new(1, 5), experimental: false, table: Some("zes_driver_dditable_t"), params: &[
         crate::ParamInfo { name: "pCount", c_type: "uint32_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
@@ -9514,13 +9514,13 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
     ] },
     crate::FunctionInfo { name: "zesFirmwareFlash", since: Version::new(1, 0), experimental: false, table: Some("zes_firmware_dditable_t"), params: &[
         crate::ParamInfo { name: "hFirmware", c_type: "zes_firmware_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
-        crate::ParamInfo { name: "pImage", c_type: "void", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: None },
+        crate::ParamInfo { name: "pImage", c_type: "void", pointer_depth: 1, is_const: false, direction: crate::Direction::In, optional: false, range: Some("0, size") },
         crate::ParamInfo { name: "size", c_type: "uint32_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
     ] },
     crate::FunctionInfo { name: "zesFirmwareGetConsoleLogs", since: Version::new(1, 9), experimental: false, table: Some("zes_firmware_dditable_t"), params: &[
         crate::ParamInfo { name: "hFirmware", c_type: "zes_firmware_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
         crate::ParamInfo { name: "pSize", c_type: "size_t", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
-        crate::ParamInfo { name: "pFirmwareLog", c_type: "char", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: true, range: None },
+        crate::ParamInfo { name: "pFirmwareLog", c_type: "char", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: true, range: Some("0, *pSize") },
     ] },
     crate::FunctionInfo { name: "zesFirmwareGetFlashProgress", since: Version::new(1, 8), experimental: false, table: Some("zes_firmware_dditable_t"), params: &[
         crate::ParamInfo { name: "hFirmware", c_type: "zes_firmware_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
@@ -9532,7 +9532,7 @@ pub const FUNCTIONS: &[crate::FunctionInfo] = &[
     ] },
     crate::FunctionInfo { name: "zesFirmwareGetSecurityVersionExp", since: Version::new(1, 9), experimental: true, table: Some("zes_firmware_exp_dditable_t"), params: &[
         crate::ParamInfo { name: "hFirmware", c_type: "zes_firmware_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
-        crate::ParamInfo { name: "pVersion", c_type: "char", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: None },
+        crate::ParamInfo { name: "pVersion", c_type: "char", pointer_depth: 1, is_const: false, direction: crate::Direction::InOut, optional: false, range: Some("0, ZES_STRING_PROPERTY_SIZE") },
     ] },
     crate::FunctionInfo { name: "zesFirmwareSetSecurityVersionExp", since: Version::new(1, 9), experimental: true, table: Some("zes_firmware_exp_dditable_t"), params: &[
         crate::ParamInfo { name: "hFirmware", c_type: "zes_firmware_handle_t", pointer_depth: 0, is_const: false, direction: crate::Direction::In, optional: false, range: None },
