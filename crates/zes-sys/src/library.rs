@@ -187,14 +187,14 @@ impl Library {
     /// The loader's own version (`1.8.12`), when the loader reports it (loaders know their
     /// components only once `zeInit`/`zesInit` has run).
     pub fn loader_version(&self) -> Option<String> {
-        self.get_versions.and_then(|get| loader_component(get)).map(|(version, _)| version)
+        self.get_versions.and_then(loader_component).map(|(version, _)| version)
     }
 
     /// The API version the loader was built for, as `(major, minor)` (`(1, 4)` for 1.8.12),
     /// when the loader reports it (as [`Library::loader_version`]). Loaders of spec 1.5 and
     /// later export `zesInit`.
     pub fn loader_spec_version(&self) -> Option<(u32, u32)> {
-        self.get_versions.and_then(|get| loader_component(get)).map(|(_, spec)| (spec >> 16, spec & 0xffff))
+        self.get_versions.and_then(loader_component).map(|(_, spec)| (spec >> 16, spec & 0xffff))
     }
 
     /// What to tell the user when `function` (`zesInit`, `zeInit`) of this library failed with
