@@ -85,7 +85,7 @@ for line in sys.stdin:
         continue
     crate = m["manifest_path"].split("/")[-2]
     if m.get("executable"):
-        shutil.copy(m["executable"], f"{sys.argv[1]}/{crate}-{m[\"target\"][\"name\"]}")
+        shutil.copy(m["executable"], sys.argv[1] + "/" + crate + "-" + m["target"]["name"])
     for f in m.get("filenames", []):
         if f.endswith("/libzes_sim.so"):
             shutil.copy(f, sys.argv[1])
@@ -102,7 +102,7 @@ BOOKWORM_SUITE=tests/python
 BOOKWORM_RUST="$(cargo test --quiet --no-run --message-format=json -p zes --test loader |
     python3 -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][0])')"
 TRIXIE_PYTHON=/opt/pyzes-venv/bin/python
-TRIXIE_SUITE=/pyzes/tests/python
+TRIXIE_SUITE=tests/python
 TRIXIE_RUST=/opt/pyzes-tests/zes-loader
 
 MODE_plain=()

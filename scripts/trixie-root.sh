@@ -5,9 +5,10 @@
 #
 #   scripts/trixie-root.sh make            make the root, or reuse it when present and valid;
 #                                          prints its path
-#   scripts/trixie-root.sh run CMD...      run CMD inside the root (chroot) with /proc, /dev, /sys
-#                                          and this checkout (at /pyzes, read-only) mounted in a
-#                                          private mount namespace, so nothing stays mounted
+#   scripts/trixie-root.sh run CMD...      run CMD inside the root (chroot) in this checkout
+#                                          (mounted read-only at /pyzes), with /proc, /dev and /sys
+#                                          mounted, all in a private mount namespace, so nothing
+#                                          stays mounted
 #
 # PYZES_TRIXIE_ROOT overrides the cache path (default /var/cache/pyzes/trixie-root). The mirror
 # is read at run time from this machine's apt configuration (never stored in the repository);
@@ -100,7 +101,7 @@ run_in_root() {
         mount --bind "$checkout" "$root/pyzes"
         mount -o remount,bind,ro "$root/pyzes"
         exec env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-            chroot "$root" "$@"
+            chroot "$root" /usr/bin/env --chdir=/pyzes "$@"
     ' sh "$ROOT" "$CHECKOUT" "$@"
 }
 
