@@ -98,11 +98,9 @@ for line in sys.stdin:
 timed "trixie: venv, wheel, test binaries, loaders" prepare_trixie
 
 BOOKWORM_PYTHON=python3
-BOOKWORM_SUITE=tests/python
 BOOKWORM_RUST="$(cargo test --quiet --no-run --message-format=json -p zes --test loader |
     python3 -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][0])')"
 TRIXIE_PYTHON=/opt/pyzes-venv/bin/python
-TRIXIE_SUITE=tests/python
 TRIXIE_RUST=/opt/pyzes-tests/zes-loader
 
 MODE_plain=()
@@ -119,12 +117,28 @@ RUST_validation=through_the_loader_with_validation
 RUST_threading=through_the_loader_with_threading_validation
 RUST_two_drivers=through_the_loader_with_two_drivers
 
-# Python tests that crash under the intercept layer (NULL pointers dereferenced by the loader
-# itself) until the cmirror branch lands; remove this list at that merge.
-PENDING_intercept=(
-    --deselect "SUITE/test_c_mirror.py::test_every_function_returns_a_code_on_null_handles"
-    --deselect "SUITE/test_no_crash.py::test_every_function_with_wrong_pointers_never_crashes"
+# Python tests left out of a run (SKIP_<mode> for every loader, SKIP_<loader>_<mode> for one).
+# Under the intercept layer the loader itself dereferences NULL pointers before any driver sees
+# them: these two tests crash until the cmirror branch checks them first (remove at that merge).
+SKIP_intercept=(
+    --deselect "tests/python/test_c_mirror.py::test_every_function_returns_a_code_on_null_handles"
+    --deselect "tests/python/test_no_crash.py::test_every_function_with_wrong_pointers_never_crashes"
 )
+# trixie's validation layer (1.20.6) answers ZE_RESULT_ERROR_INVALID_ARGUMENT to correctly typed
+# structs of newer structure types (zes_device_ecc_properties_t 0x26, zes_power_ext_properties_t
+# 0x28, zes_device_ext_properties_t 0x2d chained; zes_power_properties_t 0xd passes), from any
+# caller: a limitation of that layer (the upstream loader 1.32 accepts them). These tests use them.
+SKIP_trixie_validation=(
+    --deselect "tests/python/test_c_mirror.py::test_uuid_lookup_by_value"
+    --deselect "tests/python/test_c_mirror.py::test_chain_validation"
+    --deselect "tests/python/test_example_and_loading.py::test_example_program_reports_the_machine"
+    --deselect "tests/python/test_pythonic.py::test_devices_and_properties"
+    --deselect "tests/python/test_pythonic.py::test_power_matches_truth"
+    --deselect "tests/python/test_pythonic.py::test_power_limit_set_and_restore"
+    --deselect "tests/python/test_pythonic.py::test_pci_ecc_firmware_ras"
+    --deselect "tests/python/test_readme_snippets.py::test_readme_snippets_run_as_written"
+)
+SKIP_trixie_threading=("${SKIP_trixie_validation[@]}")
 
 # loader_run LOADER MODE [pytest arguments]: the Rust loader test of MODE, then the Python suite
 # through LOADER with MODE's settings.
@@ -132,17 +146,19 @@ loader_run() {
     local loader=$1 mode=$2
     shift 2
     local upper=${loader^^}
-    local -n settings="MODE_$mode" python="${upper}_PYTHON" suite="${upper}_SUITE" rust="${upper}_RUST" \
+    local -n settings="MODE_$mode" python="${upper}_PYTHON" rust="${upper}_RUST" \
         version="${upper}_VERSION" rust_test="RUST_$mode"
-    local pending=()
-    if declare -p "PENDING_$mode" >/dev/null 2>&1; then
-        local -n listed="PENDING_$mode"
-        pending=("${listed[@]//SUITE/$suite}")
-    fi
+    local skip=() list
+    for list in "SKIP_$mode" "SKIP_${loader}_$mode"; do
+        if declare -p "$list" >/dev/null 2>&1; then
+            list="$list[@]"
+            skip+=("${!list}")
+        fi
+    done
     step "$loader loader ($version), mode $mode: Rust loader test, Python suite"
     "on_$loader" "${settings[@]}" ZES_TEST_EXPECT_LOADER_VERSION="$version" "$rust" --exact "$rust_test" --quiet
     "on_$loader" "${settings[@]}" ZES_TEST_EXPECT_LOADER_VERSION="$version" PYZES_TEST_REAL_LOADER=1 \
-        PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest "$suite" -q -p no:cacheprovider "${pending[@]}" "$@"
+        PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest tests/python -q -p no:cacheprovider "${skip[@]}" "$@"
 }
 
 bookworm_plain() { loader_run bookworm plain; }
