@@ -66,7 +66,8 @@ def sim(request: dict) -> dict:
 def restore_sim() -> None:
     sim({"op": "clear_faults"})
     sim({"op": "fault", "latency_us": 0, "unprivileged": False})
-    sim({"op": "reset"})
+    # Rebuilds the machine and drops the cached session, whose handles the rebuild made stale.
+    pyzes.simulate()
     sim({"op": "clock", "mode": "real"})
 
 

@@ -3,10 +3,24 @@
 //! Every key is checked: unknown keys and wrong values are errors that name the field
 //! (`devices[1].power.tdp_watts: expected a number > 0`). See the crate's README for the format.
 
-use crate::faults::{DeviceLost, FaultConfig, FaultRule};
-use crate::params::{preset, DeviceParams, PRESETS};
+use crate::faults::{DeviceLost, FaultConfig, FaultRule, MAX_RULES};
+use crate::handles::MAX_DEVICES;
+use crate::params::{clock_count, preset, DeviceParams, PRESETS};
+use std::collections::HashSet;
 use toml::{Table, Value};
 use zes_sys::{zes_engine_type_flags_t, zes_mem_type_t};
+
+/// Most processes of a machine (file and control API together).
+pub const MAX_PROCESSES: usize = 4096;
+/// Most firmwares of one device.
+pub const MAX_FIRMWARES: usize = 64;
+/// Most memory of one device (GiB): 1 PiB.
+pub const MAX_MEMORY_GIB: f64 = (1u64 << 20) as f64;
+/// Most memory of one process (MiB): 1 PiB, so that the sum over every process of a machine
+/// stays far inside 64 bits.
+pub const MAX_PROCESS_MEMORY_MIB: f64 = (1u64 << 30) as f64;
+/// Most available clocks of one frequency domain: the count is a `uint32_t` in the C API.
+pub const MAX_CLOCKS: u64 = u32::MAX as u64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessSpec {
@@ -48,6 +62,37 @@ impl Signal {
             }
         }
     }
+
+    /// Until when (seconds) the signal keeps its value at `t`: `t` itself when it varies there
+    /// (or when that cannot be told: a period too small for `t`), infinity when it never
+    /// changes again.
+    pub fn constant_until(&self, t: f64) -> f64 {
+        let until = self.constant_until_unchecked(t);
+        if until.is_nan() || until < t {
+            t
+        } else {
+            until
+        }
+    }
+
+    fn constant_until_unchecked(&self, t: f64) -> f64 {
+        match *self {
+            Signal::Constant(_) => f64::INFINITY,
+            Signal::Square { low, high, .. } if low == high => f64::INFINITY,
+            Signal::Square { duty, .. } if duty <= 0.0 || duty >= 1.0 => f64::INFINITY,
+            Signal::Square { period_s, duty, .. } => {
+                let phase = (t / period_s).fract();
+                let next_edge = if phase < duty { duty } else { 1.0 };
+                t + (next_edge - phase) * period_s
+            }
+            Signal::Ramp { from, to, .. } if from == to => f64::INFINITY,
+            Signal::Ramp { start_s, .. } if t < start_s => start_s,
+            Signal::Ramp { start_s, duration_s, .. } if t >= start_s + duration_s => f64::INFINITY,
+            Signal::Ramp { .. } => t,
+            Signal::Sine { amplitude: 0.0, .. } => f64::INFINITY,
+            Signal::Sine { .. } => t,
+        }
+    }
 }
 
 /// What one device is doing: utilization per engine class (0..1) and traffic (bytes/s).
@@ -64,6 +109,23 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// Until when (seconds) every signal keeps its value at `t` (see [`Signal::constant_until`]).
+    pub fn constant_until(&self, t: f64) -> f64 {
+        [
+            &self.compute,
+            &self.render,
+            &self.copy,
+            &self.media,
+            &self.mem_read_bps,
+            &self.mem_write_bps,
+            &self.pci_rx_bps,
+            &self.pci_tx_bps,
+        ]
+        .iter()
+        .map(|s| s.constant_until(t))
+        .fold(f64::INFINITY, f64::min)
+    }
+
     pub fn idle() -> Self {
         Self {
             compute: Signal::Constant(0.0),
@@ -107,6 +169,9 @@ impl MachineConfig {
     }
 
     pub fn from_presets(names: &[&str]) -> Result<Self, String> {
+        if names.len() > MAX_DEVICES {
+            return Err(format!("at most {MAX_DEVICES} devices (got {})", names.len()));
+        }
         let mut devices = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let mut p = preset(name.trim()).ok_or_else(|| {
@@ -115,6 +180,7 @@ impl MachineConfig {
             distinguish(&mut p, i);
             devices.push(p);
         }
+        assign_pci_addresses(&mut devices, &vec![false; names.len()], |_| String::new())?;
         let processes = default_processes(&devices);
         let workloads = devices.iter().map(|_| Workload::light()).collect();
         Ok(Self { devices, processes, workloads, ..Self::default() })
@@ -128,11 +194,20 @@ impl MachineConfig {
             None => cfg.devices = MachineConfig::default_machine().devices,
             Some(v) => {
                 let arr = v.as_array().ok_or("devices: expected an array of tables")?;
+                if arr.len() > MAX_DEVICES {
+                    return Err(format!("devices: at most {MAX_DEVICES} devices (got {})", arr.len()));
+                }
+                let mut explicit = Vec::new();
                 for (i, d) in arr.iter().enumerate() {
                     let path = format!("devices[{i}]");
                     let t = d.as_table().ok_or_else(|| format!("{path}: expected a table"))?;
                     cfg.devices.push(parse_device(t, &path, i)?);
+                    let pci = t.get("pci").and_then(Value::as_table);
+                    explicit.push(pci.is_some_and(|m| {
+                        ["domain", "bus", "device", "function"].iter().any(|k| m.contains_key(*k))
+                    }));
                 }
+                assign_pci_addresses(&mut cfg.devices, &explicit, |i| format!("devices[{i}].pci: "))?;
             }
         }
         let n = cfg.devices.len();
@@ -140,6 +215,9 @@ impl MachineConfig {
             None => {}
             Some(v) => {
                 let arr = v.as_array().ok_or("processes: expected an array of tables")?;
+                if arr.len() > MAX_PROCESSES {
+                    return Err(format!("processes: at most {MAX_PROCESSES} processes (got {})", arr.len()));
+                }
                 for (i, p) in arr.iter().enumerate() {
                     let path = format!("processes[{i}]");
                     let t = p.as_table().ok_or_else(|| format!("{path}: expected a table"))?;
@@ -178,14 +256,50 @@ impl MachineConfig {
     }
 }
 
-/// Give devices of the same preset distinct PCI addresses, serials and so UUIDs.
+/// Give devices of the same preset distinct serials (PCI addresses: [`assign_pci_addresses`]).
 fn distinguish(p: &mut DeviceParams, index: usize) {
-    if !p.integrated {
-        p.pci_bus += 0x10 * index as u32;
-    }
     if p.serial != "unknown" {
         p.serial = format!("{}{index}", p.serial);
     }
+}
+
+/// Gives every device a valid PCI address (bus <= 0xFF, device <= 0x1F, function <= 7) that no
+/// other device has. Addresses given in the machine file (`explicit`) are kept and must be
+/// unique; the others get their preset's bus + 0x10 x index when that bus exists and the address
+/// is free, else the first free address (bus 1 up, device 0 up, then the next domain).
+fn assign_pci_addresses(
+    devices: &mut [DeviceParams],
+    explicit: &[bool],
+    path: impl Fn(usize) -> String,
+) -> Result<(), String> {
+    let address = |p: &DeviceParams| (p.pci_domain, p.pci_bus, p.pci_device, p.pci_function);
+    let mut taken: HashSet<(u32, u32, u32, u32)> = HashSet::new();
+    for (i, p) in devices.iter().enumerate().filter(|(i, _)| explicit[*i]) {
+        if !taken.insert(address(p)) {
+            let (d, b, dev, f) = address(p);
+            return Err(format!(
+                "{}address {d:04x}:{b:02x}:{dev:02x}.{f:x} is already another device's",
+                path(i)
+            ));
+        }
+    }
+    for (i, p) in devices.iter_mut().enumerate().filter(|(i, _)| !explicit[*i]) {
+        if !p.integrated {
+            p.pci_bus += 0x10 * i as u32;
+        }
+        if p.pci_bus > 0xFF || taken.contains(&address(p)) {
+            let function = p.pci_function;
+            let free = (p.pci_domain..=0xFFFF)
+                .flat_map(|domain| {
+                    (1..=0xFF).flat_map(move |bus| (0..=0x1F).map(move |dev| (domain, bus, dev)))
+                })
+                .find(|&(domain, bus, dev)| !taken.contains(&(domain, bus, dev, function)))
+                .ok_or_else(|| format!("{}no free PCI address left", path(i)))?;
+            (p.pci_domain, p.pci_bus, p.pci_device) = free;
+        }
+        taken.insert(address(p));
+    }
+    Ok(())
 }
 
 fn default_processes(devices: &[DeviceParams]) -> Vec<ProcessSpec> {
@@ -396,7 +510,10 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
         set(&mut p.mem_system, opt_bool(m, &mp, "system")?);
         set(
             &mut p.mem_size_bytes,
-            opt_num(m, &mp, "size_gib", "a number > 0", pos)?.map(|g| (g * (1u64 << 30) as f64) as u64),
+            opt_num(m, &mp, "size_gib", &format!("a number > 0 and at most {MAX_MEMORY_GIB}"), |x| {
+                x > 0.0 && x <= MAX_MEMORY_GIB
+            })?
+            .map(|g| (g * (1u64 << 30) as f64) as u64),
         );
         set(&mut p.mem_bus_width, opt_int(m, &mp, "bus_width", 1, 1 << 20)?.map(|v| v as i32));
         set(&mut p.mem_channels, opt_int(m, &mp, "channels", 1, 1024)?.map(|v| v as i32));
@@ -525,6 +642,9 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
     if let Some(v) = t.get("firmware") {
         let fp = join(path, "firmware");
         let arr = v.as_array().ok_or_else(|| format!("{fp}: expected an array of tables"))?;
+        if arr.len() > MAX_FIRMWARES {
+            return Err(format!("{fp}: at most {MAX_FIRMWARES} firmwares (got {})", arr.len()));
+        }
         p.firmware.clear();
         for (i, f) in arr.iter().enumerate() {
             let ep = format!("{fp}[{i}]");
@@ -535,7 +655,27 @@ fn parse_device(t: &Table, path: &str, index: usize) -> Result<DeviceParams, Str
             p.firmware.push((name, version));
         }
     }
+    check_clock_counts(&p, &join(path, "frequency"))?;
     Ok(p)
+}
+
+/// The available clocks are generated one by one when asked for, never stored; their count
+/// must still fit the C API's `uint32_t`.
+fn check_clock_counts(p: &DeviceParams, path: &str) -> Result<(), String> {
+    let mut domains = vec![("GPU", p.gpu_min_mhz, p.gpu_max_mhz)];
+    if p.media_freq {
+        domains.push(("media", p.gpu_min_mhz.min(p.media_max_mhz), p.media_max_mhz));
+    }
+    for (name, min, max) in domains {
+        let n = clock_count(min, max, p.gpu_step_mhz);
+        if n > MAX_CLOCKS {
+            return Err(format!(
+                "{path}.step_mhz: the {name} domain would have {n} available clocks from {min} to {max} MHz; \
+                 at most {MAX_CLOCKS}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn engine_flag(name: &str) -> Option<zes_engine_type_flags_t> {
@@ -559,8 +699,10 @@ fn parse_process(t: &Table, path: &str, devices: usize) -> Result<ProcessSpec, S
         return Err(format!("{path}.device: there are no devices"));
     }
     let mib = |v: f64| (v * (1u64 << 20) as f64) as u64;
-    let mem = opt_num(t, path, "memory_mib", "a number >= 0", |x| x >= 0.0)?.map(mib).unwrap_or(0);
-    let shared = opt_num(t, path, "shared_mib", "a number >= 0", |x| x >= 0.0)?.map(mib).unwrap_or(0);
+    let what = format!("a number from 0 to {MAX_PROCESS_MEMORY_MIB}");
+    let in_range = |x: f64| (0.0..=MAX_PROCESS_MEMORY_MIB).contains(&x);
+    let mem = opt_num(t, path, "memory_mib", &what, in_range)?.map(mib).unwrap_or(0);
+    let shared = opt_num(t, path, "shared_mib", &what, in_range)?.map(mib).unwrap_or(0);
     let mut engines = zes_engine_type_flags_t::EMPTY;
     if let Some(v) = t.get("engines") {
         let ep = join(path, "engines");
@@ -717,13 +859,17 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
     )?;
     let mut f = FaultConfig::default();
     set(&mut f.unprivileged, opt_bool(t, path, "unprivileged")?);
-    set(&mut f.latency_us, opt_int(t, path, "latency_us", 0, 10_000_000)?.map(|v| v as u64));
+    let max_latency = crate::edge::MAX_LATENCY_US as i64;
+    set(&mut f.latency_us, opt_int(t, path, "latency_us", 0, max_latency)?.map(|v| v as u64));
     set(&mut f.process_churn, opt_bool(t, path, "process_churn")?);
     set(&mut f.repeat_timestamps, opt_bool(t, path, "repeat_timestamps")?);
     f.energy_wrap_uj = opt_int(t, path, "energy_wrap_uj", 1, i64::MAX)?.map(|v| v as u64);
     if let Some(v) = t.get("rules") {
         let rp = join(path, "rules");
         let arr = v.as_array().ok_or_else(|| format!("{rp}: expected an array of strings"))?;
+        if arr.len() > MAX_RULES {
+            return Err(format!("{rp}: at most {MAX_RULES} rules (got {})", arr.len()));
+        }
         for (i, r) in arr.iter().enumerate() {
             let s = r.as_str().ok_or_else(|| format!("{rp}[{i}]: expected a string"))?;
             f.rules.push(FaultRule::parse(s).map_err(|e| format!("{rp}[{i}]: {e}"))?);
@@ -732,6 +878,9 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
     if let Some(v) = t.get("device_lost") {
         let lp = join(path, "device_lost");
         let arr = v.as_array().ok_or_else(|| format!("{lp}: expected an array of tables"))?;
+        if arr.len() > MAX_RULES {
+            return Err(format!("{lp}: at most {MAX_RULES} entries (got {})", arr.len()));
+        }
         for (i, d) in arr.iter().enumerate() {
             let ep = format!("{lp}[{i}]");
             let dt = d.as_table().ok_or_else(|| format!("{ep}: expected a table"))?;
@@ -749,6 +898,9 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
     if let Some(v) = t.get("device_latency") {
         let lp = join(path, "device_latency");
         let arr = v.as_array().ok_or_else(|| format!("{lp}: expected an array of tables"))?;
+        if arr.len() > MAX_DEVICES {
+            return Err(format!("{lp}: at most {MAX_DEVICES} entries (got {})", arr.len()));
+        }
         for (i, d) in arr.iter().enumerate() {
             let ep = format!("{lp}[{i}]");
             let dt = d.as_table().ok_or_else(|| format!("{ep}: expected a table"))?;
@@ -756,7 +908,7 @@ fn parse_faults(t: &Table, path: &str, devices: usize) -> Result<FaultConfig, St
             let max_device = (devices.min(crate::edge::LATENCY_DEVICES) as i64) - 1;
             let device =
                 opt_int(dt, &ep, "device", 0, max_device)?.ok_or_else(|| format!("{ep}.device: required"))?;
-            let us = opt_int(dt, &ep, "latency_us", 0, 10_000_000)?
+            let us = opt_int(dt, &ep, "latency_us", 0, max_latency)?
                 .ok_or_else(|| format!("{ep}.latency_us: required"))?;
             f.device_latency_us.push((device as usize, us as u64));
         }
@@ -858,6 +1010,39 @@ mod tests {
         assert!(e.starts_with("devices[0].frequency.min_mhz: expected less than max_mhz"), "{e}");
         let e = err("[[devices]\n");
         assert!(e.starts_with("TOML syntax"), "{e}");
+    }
+
+    #[test]
+    fn presets_are_capped_and_get_valid_unique_pci_addresses() {
+        let names = vec!["a770"; 257];
+        assert_eq!(MachineConfig::from_presets(&names).unwrap_err(), "at most 256 devices (got 257)");
+        let mixed: Vec<&str> = (0..256).map(|i| ["a770", "igpu", "max1550"][i % 3]).collect();
+        let m = MachineConfig::from_presets(&mixed).unwrap();
+        let addresses: HashSet<_> =
+            m.devices.iter().map(|p| (p.pci_domain, p.pci_bus, p.pci_device, p.pci_function)).collect();
+        assert_eq!(addresses.len(), 256);
+        assert!(m.devices.iter().all(|p| p.pci_bus <= 0xFF && p.pci_device <= 0x1F && p.pci_function <= 7));
+    }
+
+    #[test]
+    fn signals_say_how_long_they_stay_constant() {
+        assert_eq!(Signal::Constant(0.5).constant_until(3.0), f64::INFINITY);
+        let square = Signal::Square { low: 0.0, high: 1.0, period_s: 10.0, duty: 0.25 };
+        assert_eq!(square.constant_until(1.0), 2.5);
+        assert_eq!(square.constant_until(12.5), 20.0);
+        let tiny = Signal::Square { low: 0.0, high: 1.0, period_s: 1e-300, duty: 0.5 };
+        assert_eq!(tiny.constant_until(1.0), 1.0, "phase NaN: not known to be constant");
+        let flat = Signal::Square { low: 0.3, high: 0.3, period_s: 10.0, duty: 0.25 };
+        assert_eq!(flat.constant_until(1.0), f64::INFINITY);
+        let ramp = Signal::Ramp { from: 0.0, to: 1.0, start_s: 5.0, duration_s: 10.0 };
+        assert_eq!(ramp.constant_until(1.0), 5.0);
+        assert_eq!(ramp.constant_until(6.0), 6.0);
+        assert_eq!(ramp.constant_until(15.0), f64::INFINITY);
+        let sine = Signal::Sine { mean: 0.5, amplitude: 0.1, period_s: 4.0 };
+        assert_eq!(sine.constant_until(1.0), 1.0);
+        let w = Workload { copy: ramp, ..Workload::light() };
+        assert_eq!(w.constant_until(1.0), 5.0);
+        assert_eq!(Workload::light().constant_until(1.0), f64::INFINITY);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The control API for tests: JSON commands that steer the simulated machine.
 
-use crate::config::{MachineConfig, Signal};
+use crate::config::{MachineConfig, Signal, MAX_PROCESSES, MAX_PROCESS_MEMORY_MIB};
 use crate::faults::{function_index, FaultRule};
 use crate::generated::FUNCTION_NAMES;
 use crate::model::timestamp_us;
@@ -56,8 +56,7 @@ pub fn control(request: &str) -> Result<String, String> {
                 return Err("seconds: expected a number >= 0".into());
             }
             let mut m = state::machine();
-            m.clock.advance(s);
-            m.update_all();
+            m.advance(s).map_err(|e| format!("seconds: {e}"))?;
             json!({"ok": true, "time_s": m.now()})
         }
         "fault" => fault(&v)?,
@@ -76,36 +75,61 @@ pub fn control(request: &str) -> Result<String, String> {
             let d = device_index(&v, m.devices.len())?;
             m.update(d);
             let w = &mut m.devices[d].workload;
-            for (key, slot, scale) in [
-                ("compute", &mut w.compute, 1.0),
-                ("render", &mut w.render, 1.0),
-                ("copy", &mut w.copy, 1.0),
-                ("media", &mut w.media, 1.0),
-                ("memory_read_gbps", &mut w.mem_read_bps, 1e9),
-                ("memory_write_gbps", &mut w.mem_write_bps, 1e9),
-                ("pci_rx_gbps", &mut w.pci_rx_bps, 1e9),
-                ("pci_tx_gbps", &mut w.pci_tx_bps, 1e9),
+            // The bounds of the machine file's workloads. All checked before any is set.
+            let mut values = Vec::new();
+            for (key, scale, max) in [
+                ("compute", 1.0, 1.0),
+                ("render", 1.0, 1.0),
+                ("copy", 1.0, 1.0),
+                ("media", 1.0, 1.0),
+                ("memory_read_gbps", 1e9, 1e6),
+                ("memory_write_gbps", 1e9, 1e6),
+                ("pci_rx_gbps", 1e9, 1e6),
+                ("pci_tx_gbps", 1e9, 1e6),
             ] {
                 if let Some(x) = v.get(key) {
                     let x = x
                         .as_f64()
-                        .filter(|x| *x >= 0.0)
-                        .ok_or_else(|| format!("{key}: expected a number >= 0"))?;
-                    if scale == 1.0 && x > 1.0 {
-                        return Err(format!("{key}: expected a number from 0 to 1"));
-                    }
-                    *slot = Signal::Constant(x * scale);
+                        .filter(|x| (0.0..=max).contains(x))
+                        .ok_or_else(|| format!("{key}: expected a number from 0 to {max}"))?;
+                    values.push((key, x * scale));
                 }
+            }
+            for (key, x) in values {
+                let slot = match key {
+                    "compute" => &mut w.compute,
+                    "render" => &mut w.render,
+                    "copy" => &mut w.copy,
+                    "media" => &mut w.media,
+                    "memory_read_gbps" => &mut w.mem_read_bps,
+                    "memory_write_gbps" => &mut w.mem_write_bps,
+                    "pci_rx_gbps" => &mut w.pci_rx_bps,
+                    _ => &mut w.pci_tx_bps,
+                };
+                *slot = Signal::Constant(x);
             }
             json!({"ok": true})
         }
         "process" => {
             let mut m = state::machine();
             let d = device_index(&v, m.devices.len())?;
-            let pid = v.get("pid").and_then(Value::as_u64).ok_or("pid: expected a number")? as u32;
+            let pid = v
+                .get("pid")
+                .and_then(Value::as_u64)
+                .filter(|pid| (1..=u32::MAX as u64).contains(pid))
+                .ok_or("pid: expected a number from 1 to 4294967295")? as u32;
             m.processes.retain(|p| p.pid != pid);
             if !v.get("remove").and_then(Value::as_bool).unwrap_or(false) {
-                let mib = v.get("memory_mib").and_then(Value::as_f64).unwrap_or(0.0);
+                if m.processes.len() >= MAX_PROCESSES {
+                    return Err(format!("pid: at most {MAX_PROCESSES} processes"));
+                }
+                let mib = match v.get("memory_mib") {
+                    None => 0.0,
+                    Some(x) => x
+                        .as_f64()
+                        .filter(|x| (0.0..=MAX_PROCESS_MEMORY_MIB).contains(x))
+                        .ok_or(format!("memory_mib: expected a number from 0 to {MAX_PROCESS_MEMORY_MIB}"))?,
+                };
                 m.processes.push(crate::config::ProcessSpec {
                     pid,
                     command: v.get("command").and_then(Value::as_str).unwrap_or("").into(),
@@ -120,7 +144,11 @@ pub fn control(request: &str) -> Result<String, String> {
         "event" => {
             let mut m = state::machine();
             let d = device_index(&v, m.devices.len())?;
-            let bits = v.get("events").and_then(Value::as_u64).ok_or("events: expected event flag bits")?;
+            let bits = v
+                .get("events")
+                .and_then(Value::as_u64)
+                .filter(|b| *b <= u32::MAX as u64)
+                .ok_or("events: expected event flag bits (a 32-bit number)")?;
             m.devices[d].raise(zes_sys::zes_event_type_flags_t(bits as u32));
             json!({"ok": true})
         }
@@ -167,13 +195,20 @@ pub fn control(request: &str) -> Result<String, String> {
 }
 
 fn fault(v: &Value) -> Result<Value, String> {
+    // Checked before anything changes, so that a refused request changes nothing.
+    if let Some(us) = v.get("latency_us") {
+        let max = crate::edge::MAX_LATENCY_US;
+        us.as_u64()
+            .filter(|us| *us <= max)
+            .ok_or(format!("latency_us: expected microseconds from 0 to {max} (10 s)"))?;
+    }
     if let Some(rule) = v.get("rule").and_then(Value::as_str) {
-        crate::edge::add_rule(FaultRule::parse(rule)?);
+        crate::edge::add_rule(FaultRule::parse(rule)?)?;
     }
     if let Some(f) = v.get("function").and_then(Value::as_str) {
         let result = v.get("result").and_then(Value::as_str).ok_or("result: expected a result code name")?;
         let trigger = v.get("trigger").and_then(Value::as_str).unwrap_or("every");
-        crate::edge::add_rule(FaultRule::parse(&format!("{f}={result}@{trigger}"))?);
+        crate::edge::add_rule(FaultRule::parse(&format!("{f}={result}@{trigger}"))?)?;
     }
     let mut m = state::machine();
     if let Some(us) = v.get("latency_us") {
@@ -184,7 +219,7 @@ fn fault(v: &Value) -> Result<Value, String> {
                 let d = device.as_u64().map(|d| d as usize).filter(|d| *d < m.devices.len());
                 crate::edge::set_device_latency_us(d.ok_or("device: expected a device index")?, us)?;
             }
-            None => crate::edge::set_latency_us(us),
+            None => crate::edge::set_latency_us(us)?,
         }
     }
     if let Some(b) = v.get("unprivileged") {
@@ -210,12 +245,15 @@ fn fault(v: &Value) -> Result<Value, String> {
         if after_seconds.is_none() && after_calls.is_none() {
             m.devices[d].lost = true;
         } else {
+            if m.faults.device_lost.len() >= crate::faults::MAX_RULES {
+                return Err(format!("device_lost: at most {} entries", crate::faults::MAX_RULES));
+            }
             let calls = m.devices[d].calls;
             let now = m.now();
             m.faults.device_lost.push(crate::faults::DeviceLost {
                 device: d,
                 after_seconds: after_seconds.map(|s| now + s),
-                after_calls: after_calls.map(|c| calls + c),
+                after_calls: after_calls.map(|c| calls.saturating_add(c)),
             });
         }
     }

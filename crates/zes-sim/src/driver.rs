@@ -1233,7 +1233,9 @@ impl Driver for Sim {
         let mut m = machine();
         let (d, i) = tri!(m.component(hFrequency.0, Kind::Frequency, |d| d.freqs.len()));
         let f = &m.devices[d].freqs[i];
-        let n = if f.step > 0.0 { ((f.hw_max - f.hw_min) / f.step).round() as usize + 1 } else { 1 };
+        // Capped when the machine was configured; the clocks are generated, never stored.
+        let n =
+            crate::params::clock_count(f.hw_min, f.hw_max, f.step).min(crate::config::MAX_CLOCKS) as usize;
         let (lo, step) = (f.hw_min, f.step);
         // SAFETY: caller's count and array.
         unsafe { enumerate(pCount, phFrequency, n, |k, p| put(p, lo + step * k as f64)) }

@@ -15,8 +15,10 @@ const N: usize = FUNCTION_NAMES.len();
 const ZERO: AtomicU64 = AtomicU64::new(0);
 static COUNTS: [AtomicU64; N] = [ZERO; N];
 static LATENCY_US: AtomicU64 = AtomicU64::new(0);
-/// Devices that can be given a latency of their own (a slow device among fast ones).
-pub const LATENCY_DEVICES: usize = 256;
+/// Devices that can be given a latency of their own (a slow device among fast ones): all.
+pub const LATENCY_DEVICES: usize = crate::handles::MAX_DEVICES;
+/// Longest latency of a call (global or per device, each): 10 s.
+pub const MAX_LATENCY_US: u64 = 10_000_000;
 static DEVICE_LATENCY_US: [AtomicU64; LATENCY_DEVICES] = [ZERO; LATENCY_DEVICES];
 static RULES_ON: AtomicBool = AtomicBool::new(false);
 static RULES: Mutex<Vec<ActiveRule>> = Mutex::new(Vec::new());
@@ -31,18 +33,28 @@ pub fn set_rules(list: &[FaultRule]) {
     RULES_ON.store(!r.is_empty(), Ordering::SeqCst);
 }
 
-pub fn add_rule(rule: FaultRule) {
+/// Adds a rule; errors when [`crate::faults::MAX_RULES`] are set already.
+pub fn add_rule(rule: FaultRule) -> Result<(), String> {
     let mut r = rules();
+    if r.len() >= crate::faults::MAX_RULES {
+        return Err(format!("rule: at most {} rules (clear_faults drops them)", crate::faults::MAX_RULES));
+    }
     r.push(ActiveRule::new(rule));
     RULES_ON.store(true, Ordering::SeqCst);
+    Ok(())
 }
 
 pub fn rule_list() -> Vec<FaultRule> {
     rules().iter().map(|r| r.rule.clone()).collect()
 }
 
-pub fn set_latency_us(us: u64) {
+/// The latency of every call; errors above [`MAX_LATENCY_US`].
+pub fn set_latency_us(us: u64) -> Result<(), String> {
+    if us > MAX_LATENCY_US {
+        return Err(format!("latency_us: at most {MAX_LATENCY_US} (10 s)"));
+    }
     LATENCY_US.store(us, Ordering::SeqCst);
+    Ok(())
 }
 
 pub fn latency_us() -> u64 {
@@ -50,9 +62,12 @@ pub fn latency_us() -> u64 {
 }
 
 /// A latency for the calls on one device's handles, added to the global one. Errors for a
-/// device index beyond [`LATENCY_DEVICES`].
+/// device index beyond [`LATENCY_DEVICES`] or a latency above [`MAX_LATENCY_US`].
 pub fn set_device_latency_us(device: usize, us: u64) -> Result<(), String> {
     let slot = DEVICE_LATENCY_US.get(device).ok_or(format!("device: at most {LATENCY_DEVICES} devices"))?;
+    if us > MAX_LATENCY_US {
+        return Err(format!("latency_us: at most {MAX_LATENCY_US} (10 s)"));
+    }
     slot.store(us, Ordering::SeqCst);
     Ok(())
 }

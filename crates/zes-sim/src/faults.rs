@@ -4,6 +4,10 @@
 use crate::generated::FUNCTION_NAMES;
 use zes_sys::ze_result_t;
 
+/// Most fault rules (and most lost-device entries) at a time: each call of a function checks the
+/// rules set for it.
+pub const MAX_RULES: usize = 1024;
+
 /// When a rule fires.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
@@ -123,6 +127,9 @@ impl FaultConfig {
     pub fn apply_env(&mut self) -> Result<(), String> {
         if let Ok(spec) = std::env::var("ZES_SIM_FAULTS") {
             for part in spec.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+                if self.rules.len() >= MAX_RULES {
+                    return Err(format!("ZES_SIM_FAULTS: at most {MAX_RULES} rules"));
+                }
                 self.rules.push(FaultRule::parse(part).map_err(|e| format!("ZES_SIM_FAULTS: {e}"))?);
             }
         }
@@ -130,10 +137,10 @@ impl FaultConfig {
             self.unprivileged = !matches!(v.trim(), "" | "0" | "false" | "no");
         }
         if let Ok(v) = std::env::var("ZES_SIM_LATENCY_US") {
-            self.latency_us = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("ZES_SIM_LATENCY_US: expected microseconds, got {v:?}"))?;
+            let max = crate::edge::MAX_LATENCY_US;
+            self.latency_us = v.trim().parse().ok().filter(|us| *us <= max).ok_or_else(|| {
+                format!("ZES_SIM_LATENCY_US: expected microseconds from 0 to {max}, got {v:?}")
+            })?;
         }
         Ok(())
     }

@@ -11,6 +11,14 @@ use zes_sys::*;
 pub const BOOT_OFFSET_US: u64 = 5_000_000;
 /// Longest integration step (seconds).
 const MAX_STEP_S: f64 = 0.05;
+/// The simulated clock ends here (about 317 years): 50 ms steps still move it, and timestamps
+/// in microseconds stay inside 64 bits.
+pub const MAX_CLOCK_S: f64 = 1e10;
+/// Most integration steps one `advance` may take, all devices together. A device whose
+/// workload stays constant and whose state has settled takes one step for any stretch of time;
+/// a varying workload (square, ramp, sine), or temperatures that keep crossing the throttle
+/// point, take one step per 50 ms.
+pub const MAX_ADVANCE_STEPS: u64 = 1_000_000;
 
 /// The clock the model runs on: real monotonic time, or frozen and stepped by hand.
 #[derive(Debug)]
@@ -474,14 +482,51 @@ impl Device {
         }
     }
 
-    /// Advances the model to time `now` (seconds) in small steps.
+    /// Advances the model to time `now` (seconds): see [`Device::integrate`].
     pub fn advance_to(&mut self, now: f64) {
+        self.integrate(now, u64::MAX);
+    }
+
+    /// Advances the model to time `now` in steps of at most 50 ms, taking at most `budget`
+    /// steps; the steps taken, or None when the budget ran out part-way.
+    ///
+    /// When a step changes nothing the next step reads (temperatures, power, clocks, throttle
+    /// reasons) and the workload stays constant for a while, every further 50 ms step in that
+    /// while would repeat it exactly: one step then covers the whole while. Counters grow by the
+    /// same amounts as with 50 ms steps up to floating-point rounding (the many small additions
+    /// round more than the one large one: within 1e-9 relative over hours, see the tests);
+    /// temperatures, already within rounding of their target, land on it.
+    pub fn integrate(&mut self, now: f64, budget: u64) -> Option<u64> {
+        let mut steps = 0;
         while self.t < now {
+            if steps >= budget {
+                return None;
+            }
+            let constant_until = self.workload.constant_until(self.t).min(now);
+            let before = (constant_until > self.t + MAX_STEP_S).then(|| self.inputs_of_next_step());
             let dt = (now - self.t).min(MAX_STEP_S);
-            let mid = self.t + dt / 2.0;
-            self.step(mid, dt);
+            self.step(self.t + dt / 2.0, dt);
             self.t += dt;
+            steps += 1;
+            if constant_until > self.t && before.is_some_and(|b| self.inputs_of_next_step() == b) {
+                let dt = constant_until - self.t;
+                self.step(self.t + dt / 2.0, dt);
+                self.t = constant_until;
+                steps += 1;
+            }
         }
+        Some(steps)
+    }
+
+    /// Everything a step reads besides the workload, bit for bit.
+    fn inputs_of_next_step(&self) -> Vec<u64> {
+        let mut v = vec![self.demand_w.to_bits()];
+        v.extend(self.temps.iter().map(|t| t.value_c.to_bits()));
+        v.extend(self.powers.iter().map(|p| p.power_w.to_bits()));
+        for f in &self.freqs {
+            v.extend([f.actual.to_bits(), f.request.to_bits(), f.reasons.0 as u64]);
+        }
+        v
     }
 
     fn step(&mut self, t: f64, dt: f64) {
@@ -691,6 +736,39 @@ impl Machine {
         self.clock.now()
     }
 
+    /// Moves the clock `seconds` ahead and brings every device there, or changes nothing and
+    /// says why: past [`MAX_CLOCK_S`], or more than [`MAX_ADVANCE_STEPS`] integration steps.
+    pub fn advance(&mut self, seconds: f64) -> Result<(), String> {
+        let now = self.now();
+        let target = now + seconds;
+        if !seconds.is_finite() || seconds < 0.0 || target > MAX_CLOCK_S {
+            return Err(format!(
+                "the simulated clock ends at {MAX_CLOCK_S} s and is at {now} s: at most {} s more",
+                MAX_CLOCK_S - now
+            ));
+        }
+        // Integrated on copies first, so that a refused advance leaves the machine as it was.
+        let mut budget = MAX_ADVANCE_STEPS;
+        let mut advanced = Vec::with_capacity(self.devices.len());
+        for d in &self.devices {
+            let mut copy = d.clone();
+            let steps = copy.integrate(target, budget).ok_or_else(|| {
+                format!(
+                    "advancing {seconds} s needs more than {MAX_ADVANCE_STEPS} integration steps of 50 ms \
+                     (a workload varies, or temperatures keep crossing the throttle point): advance in \
+                     parts of at most {} s",
+                    MAX_ADVANCE_STEPS as f64 * MAX_STEP_S / self.devices.len().max(1) as f64
+                )
+            })?;
+            budget -= steps;
+            advanced.push(copy);
+        }
+        self.devices = advanced;
+        self.clock.advance(seconds);
+        self.update_all();
+        Ok(())
+    }
+
     /// Brings one device up to the present and applies the lost-device faults.
     pub fn update(&mut self, device: usize) {
         let now = self.clock.now();
@@ -797,6 +875,108 @@ mod tests {
         let t = c.now();
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert_eq!(c.now(), t);
+    }
+
+    /// The 50 ms integration the model states, step by step, for comparison.
+    fn fine(d: &mut Device, until: f64) {
+        while d.t < until {
+            let dt = (until - d.t).min(MAX_STEP_S);
+            d.step(d.t + dt / 2.0, dt);
+            d.t += dt;
+        }
+    }
+
+    fn assert_same_counters(fast: &Device, fine: &Device) {
+        let close = |a: f64, b: f64, what: &str| {
+            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{what}: fast {a} vs fine {b}");
+        };
+        for (a, b) in fast.powers.iter().zip(&fine.powers) {
+            close(a.energy_j, b.energy_j, "energy");
+            close(a.power_w, b.power_w, "power");
+        }
+        for (a, b) in fast.engines.iter().zip(&fine.engines) {
+            close(a.active_s, b.active_s, "engine active time");
+        }
+        for (a, b) in fast.freqs.iter().zip(&fine.freqs) {
+            close(a.throttle_s, b.throttle_s, "throttle time");
+            close(a.actual, b.actual, "frequency");
+            assert_eq!(a.reasons, b.reasons);
+        }
+        for (a, b) in fast.temps.iter().zip(&fine.temps) {
+            close(a.value_c, b.value_c, "temperature");
+        }
+        for (a, b) in fast.mems.iter().zip(&fine.mems) {
+            close(a.read_bytes, b.read_bytes, "memory read bytes");
+            close(a.write_bytes, b.write_bytes, "memory write bytes");
+        }
+        close(fast.pci_rx, fine.pci_rx, "PCI rx");
+        close(fast.pci_packets, fine.pci_packets, "PCI packets");
+        assert_eq!(fast.t, fine.t);
+    }
+
+    /// Issue 8 case 10: a settled device with a constant workload covers any stretch in a few
+    /// thousand steps, with the counters of the 50 ms integration.
+    #[test]
+    fn a_settled_constant_workload_takes_one_step_for_any_stretch() {
+        let mut m = machine("max1550");
+        m.devices[0].workload = Workload::light();
+        m.devices[0].powers[0].limits.sustained_mw = 200_000; // throttled: AVE_PWR_CAP throughout
+        let mut fine_copy = m.devices[0].clone();
+        let steps = m.devices[0].integrate(36_000.0, u64::MAX).unwrap();
+        assert!(steps < 10_000, "{steps} steps");
+        fine(&mut fine_copy, 36_000.0);
+        assert_same_counters(&m.devices[0], &fine_copy);
+        assert!(m.devices[0].freqs[0].reasons.contains(zes_freq_throttle_reason_flags_t::AVE_PWR_CAP));
+        // Once settled, a further 1e9 s is a couple of steps.
+        assert!(m.devices[0].integrate(1e9, u64::MAX).unwrap() <= 2);
+        let e = m.devices[0].powers[0].energy_j;
+        let w = m.devices[0].powers[0].power_w;
+        assert!((e - fine_copy.powers[0].energy_j - w * (1e9 - 36_000.0)).abs() < 1e-9 * e);
+    }
+
+    /// A square wave with long phases settles in each phase: each phase is then one step.
+    #[test]
+    fn long_square_phases_are_crossed_in_few_steps_with_the_same_counters() {
+        let mut m = machine("a770");
+        m.devices[0].workload = Workload {
+            compute: Signal::Square { low: 0.1, high: 0.9, period_s: 4000.0, duty: 0.25 },
+            ..Workload::idle()
+        };
+        let mut fine_copy = m.devices[0].clone();
+        let steps = m.devices[0].integrate(20_000.0, u64::MAX).unwrap();
+        assert!(steps < 100_000, "{steps} steps (fine: 400000)");
+        fine(&mut fine_copy, 20_000.0);
+        assert_same_counters(&m.devices[0], &fine_copy);
+    }
+
+    #[test]
+    fn a_varying_workload_runs_out_of_steps_and_changes_nothing() {
+        let mut m = machine("a770");
+        m.devices[0].workload = Workload {
+            compute: Signal::Sine { mean: 0.5, amplitude: 0.4, period_s: 10.0 },
+            ..Workload::idle()
+        };
+        m.clock.advance(1.0);
+        m.update_all();
+        let (t, energy) = (m.now(), m.devices[0].powers[0].energy_j);
+        let e = m.advance(1e9).unwrap_err();
+        assert!(e.contains("needs more than 1000000 integration steps"), "{e}");
+        assert_eq!((m.now(), m.devices[0].powers[0].energy_j, m.devices[0].t), (t, energy, t));
+        // Within the budget it goes.
+        m.advance(3600.0).unwrap();
+        assert_eq!(m.now(), 3601.0);
+        assert_eq!(m.devices[0].t, 3601.0);
+    }
+
+    #[test]
+    fn the_clock_ends_at_its_cap() {
+        let mut m = machine("igpu");
+        m.advance(MAX_CLOCK_S - 10.0).unwrap();
+        let e = m.advance(11.0).unwrap_err();
+        assert!(e.starts_with("the simulated clock ends at 10000000000 s"), "{e}");
+        m.advance(10.0).unwrap();
+        assert_eq!(m.now(), MAX_CLOCK_S);
+        assert!(timestamp_us(m.now()) < u64::MAX);
     }
 
     #[test]

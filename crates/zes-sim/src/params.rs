@@ -80,6 +80,16 @@ pub struct DeviceParams {
 
 pub const PRESETS: &[&str] = &["max1550", "a770", "igpu"];
 
+/// How many clocks a frequency domain offers from `min` to `max` MHz in steps of `step` (one
+/// when the step is 0: a fixed clock). Saturates instead of overflowing.
+pub fn clock_count(min: f64, max: f64, step: f64) -> u64 {
+    if step > 0.0 {
+        (((max - min) / step).round() as u64).saturating_add(1)
+    } else {
+        1
+    }
+}
+
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 

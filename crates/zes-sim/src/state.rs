@@ -47,7 +47,8 @@ fn build(result: Result<MachineConfig, String>) -> Machine {
     crate::edge::set_rules(&cfg.faults.rules);
     // A new machine starts with no per-device latencies.
     crate::edge::clear_latencies();
-    crate::edge::set_latency_us(cfg.faults.latency_us);
+    // In range: checked when the configuration was read.
+    let _ = crate::edge::set_latency_us(cfg.faults.latency_us);
     for &(device, us) in &cfg.faults.device_latency_us {
         // In range: checked when the file was parsed.
         let _ = crate::edge::set_device_latency_us(device, us);
@@ -68,12 +69,18 @@ pub fn load_error() -> Option<String> {
     LOAD_ERROR.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Replaces the machine (a failed configuration keeps the current one). Handles stay valid where the new machine has the same component.
+/// Replaces the machine (a failed configuration keeps the current one). Handles of the old
+/// machine are refused from then on (a new handle generation), except the driver handle.
 /// Initialization state is kept (a loader that initialized us stays initialized).
 pub fn replace(result: Result<MachineConfig, String>) -> Result<(), String> {
     // A configuration that does not load leaves the current machine as it is.
-    let new = build(Ok(result?));
+    let cfg = result?;
+    if cfg.devices.len() > crate::handles::MAX_DEVICES {
+        return Err(format!("at most {} devices (got {})", crate::handles::MAX_DEVICES, cfg.devices.len()));
+    }
     let mut m = machine();
+    crate::handles::next_generation()?;
+    let new = build(Ok(cfg));
     let (ze, zes) = (m.ze_initialized, m.zes_initialized);
     *m = new;
     m.ze_initialized = ze;

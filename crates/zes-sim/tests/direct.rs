@@ -407,3 +407,331 @@ fn faults() {
     let e = control(&s.raw, &serde_json::json!({"op":"load","toml":"[[devices]]\npreset='a770'\n[devices.power]\ntdp_watts=-1\n"}).to_string()).unwrap_err();
     assert_eq!(e["error"], "devices[0].power.tdp_watts: expected a number > 0");
 }
+
+fn error_of(s: &Sim, request: serde_json::Value) -> String {
+    let reply = control(&s.raw, &request.to_string()).expect_err("the request is refused");
+    reply["error"].as_str().expect("an error message").to_string()
+}
+
+fn load_error(s: &Sim, toml: &str) -> String {
+    error_of(s, serde_json::json!({"op": "load", "toml": toml}))
+}
+
+/// Issue 8 case 10: `advance` by 1e9 s took hours (50 ms steps under the machine's lock); an
+/// `advance` of 1e300 s never ended (the clock stopped moving). Now a settled device with a
+/// constant workload crosses any stretch in one step, with the counters of the 50 ms
+/// integration; a varying workload that needs more than the step budget is refused, and the
+/// clock has an end.
+#[test]
+fn advance_is_bounded_and_exact() {
+    let (_g, s) = sim();
+    load(
+        s,
+        "[clock]\nmode='frozen'\n[[devices]]\npreset='a770'\n[[workloads]]\ncompute=0.6\npci_rx_gbps=2\n",
+    );
+    // Let the temperatures settle, then a billion seconds.
+    control(&s.raw, r#"{"op":"advance","seconds":3600}"#).unwrap();
+    let before = control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap();
+    let reply = control(&s.raw, r#"{"op":"advance","seconds":1e9}"#).unwrap();
+    assert_eq!(reply["time_s"], 1e9 + 3600.0);
+    let after = control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap();
+    assert_eq!(after["timestamp_us"].as_u64().unwrap(), 5_000_000 + (1e9 as u64 + 3600) * 1_000_000);
+    let watts = before["power_w"][0]["watts"].as_f64().unwrap();
+    assert_eq!(after["power_w"][0]["watts"].as_f64().unwrap(), watts, "settled: the same power");
+    let energy = |t: &serde_json::Value| t["power_w"][0]["energy_uj"].as_u64().unwrap() as f64;
+    let expected = watts * 1e9 * 1e6;
+    assert!((energy(&after) - energy(&before) - expected).abs() <= 1e-12 * expected, "{after}");
+    let active = |t: &serde_json::Value| {
+        t["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["group"] == "ZES_ENGINE_GROUP_COMPUTE_ALL")
+            .unwrap()["active_time_us"]
+            .as_u64()
+            .unwrap() as f64
+    };
+    assert!((active(&after) - active(&before) - 0.6e15).abs() <= 1e-12 * 0.6e15);
+    let rx = |t: &serde_json::Value| t["pci"]["rx_bytes"].as_u64().unwrap() as f64;
+    assert!((rx(&after) - rx(&before) - 2e18).abs() <= 1e-12 * 2e18);
+
+    // A varying workload: refused, nothing changed.
+    load(
+        s,
+        "[clock]\nmode='frozen'\n[[devices]]\npreset='a770'\n[[workloads]]\ncompute={kind='square',high=1.0,period_s=2}\n",
+    );
+    let e = error_of(s, serde_json::json!({"op": "advance", "seconds": 1e9}));
+    assert!(
+        e.starts_with("seconds: advancing 1000000000 s needs more than 1000000 integration steps"),
+        "{e}"
+    );
+    assert!(e.ends_with("advance in parts of at most 50000 s"), "{e}");
+    let status = control(&s.raw, r#"{"op":"status"}"#).unwrap();
+    assert_eq!(status["time_s"], 0.0);
+    assert_eq!(control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap()["power_w"][0]["energy_uj"], 0);
+    control(&s.raw, r#"{"op":"advance","seconds":50000}"#).unwrap();
+
+    // The clock's end.
+    for seconds in [1e300, 1e10] {
+        let e = error_of(s, serde_json::json!({"op": "advance", "seconds": seconds}));
+        assert!(e.starts_with("seconds: the simulated clock ends at 10000000000 s and is at 50000 s"), "{e}");
+    }
+    let e = error_of(s, serde_json::json!({"op": "advance", "seconds": -1}));
+    assert_eq!(e, "seconds: expected a number >= 0");
+}
+
+/// Issue 8 case 10: `latency_us` 1e12 was accepted (every driver call then blocked for 11
+/// days); the cap is 10 s everywhere a latency comes from.
+#[test]
+fn latency_is_capped_everywhere() {
+    let (_g, s) = sim();
+    load(s, TWO);
+    for request in [
+        serde_json::json!({"op": "fault", "latency_us": 1e12 as u64}),
+        serde_json::json!({"op": "fault", "latency_us": 10_000_001}),
+        serde_json::json!({"op": "fault", "latency_us": 1e12 as u64, "device": 1}),
+        serde_json::json!({"op": "fault", "latency_us": 1e12 as u64, "unprivileged": true}),
+    ] {
+        assert_eq!(error_of(s, request), "latency_us: expected microseconds from 0 to 10000000 (10 s)");
+    }
+    let status = control(&s.raw, r#"{"op":"status"}"#).unwrap();
+    assert_eq!(
+        (status["latency_us"].as_u64(), status["device_latency_us"].clone()),
+        (Some(0), serde_json::json!([]))
+    );
+    let unprivileged = control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap();
+    assert!(unprivileged.is_object(), "a refused request changed nothing");
+    control(&s.raw, r#"{"op":"fault","latency_us":10000000,"device":1}"#).unwrap();
+    control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+    let e = load_error(s, "[faults]\nlatency_us = 1000000000000\n");
+    assert_eq!(e, "faults.latency_us: expected an integer from 0 to 10000000");
+    let e = load_error(s, "[faults]\ndevice_latency = [{ device = 0, latency_us = 1000000000000 }]\n");
+    assert_eq!(e, "faults.device_latency[0].latency_us: expected an integer from 0 to 10000000");
+    // The environment (read by `reset`); this binary's tests are serialized by `sim()`.
+    std::env::set_var("ZES_SIM_LATENCY_US", "1000000000000");
+    let e = error_of(s, serde_json::json!({"op": "reset"}));
+    std::env::remove_var("ZES_SIM_LATENCY_US");
+    assert_eq!(e, "ZES_SIM_LATENCY_US: expected microseconds from 0 to 10000000, got \"1000000000000\"");
+    assert_eq!(control(&s.raw, r#"{"op":"status"}"#).unwrap()["latency_us"], 0);
+}
+
+/// Issue 8 case 10: every other count from outside has a cap with an error naming the field.
+#[test]
+fn counts_from_files_and_requests_are_capped() {
+    let (_g, s) = sim();
+    let devices = |n: usize| "[[devices]]\npreset='igpu'\n".repeat(n);
+    let e = load_error(s, &devices(257));
+    assert_eq!(e, "devices: at most 256 devices (got 257)");
+    let processes = "[[processes]]\npid=1\n".repeat(4097);
+    assert_eq!(load_error(s, &processes), "processes: at most 4096 processes (got 4097)");
+    let firmware =
+        format!("[[devices]]\npreset='a770'\nfirmware=[{}]\n", "{name='x',version='1'},".repeat(65));
+    assert_eq!(load_error(s, &firmware), "devices[0].firmware: at most 64 firmwares (got 65)");
+    let rules = format!("[faults]\nrules=[{}]\n", "'zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN',".repeat(1025));
+    assert_eq!(load_error(s, &rules), "faults.rules: at most 1024 rules (got 1025)");
+    let e = load_error(s, "[[devices]]\npreset='a770'\nmemory={size_gib=1e300}\n");
+    assert_eq!(e, "devices[0].memory.size_gib: expected a number > 0 and at most 1048576");
+    let e = load_error(s, "[[processes]]\npid=1\nmemory_mib=1e300\n");
+    assert_eq!(e, "processes[0].memory_mib: expected a number from 0 to 1073741824");
+
+    load(s, TWO);
+    let e = error_of(s, serde_json::json!({"op": "process", "device": 0, "pid": 1u64 << 32}));
+    assert_eq!(e, "pid: expected a number from 1 to 4294967295");
+    let e = error_of(s, serde_json::json!({"op": "process", "device": 0, "pid": 5, "memory_mib": 1e300}));
+    assert_eq!(e, "memory_mib: expected a number from 0 to 1073741824");
+    let e =
+        error_of(s, serde_json::json!({"op": "workload", "device": 0, "compute": 0.5, "pci_rx_gbps": 1e300}));
+    assert_eq!(e, "pci_rx_gbps: expected a number from 0 to 1000000");
+    control(&s.raw, r#"{"op":"advance","seconds":1}"#).unwrap();
+    assert_eq!(
+        control(&s.raw, r#"{"op":"truth","device":0}"#).unwrap()["utilization"]["compute"],
+        0.0,
+        "unchanged"
+    );
+    let e = error_of(s, serde_json::json!({"op": "event", "device": 0, "events": 1u64 << 32}));
+    assert_eq!(e, "events: expected event flag bits (a 32-bit number)");
+    for pid in 1..=4095u32 {
+        control(&s.raw, &serde_json::json!({"op": "process", "device": 0, "pid": 100 + pid}).to_string())
+            .unwrap();
+    }
+    let e = error_of(s, serde_json::json!({"op": "process", "device": 0, "pid": 99_999}));
+    assert_eq!(e, "pid: at most 4096 processes");
+    // Replacing a process is not adding one.
+    control(&s.raw, r#"{"op":"process","device":0,"pid":101,"memory_mib":1}"#).unwrap();
+    for _ in 0..1024 {
+        control(&s.raw, r#"{"op":"fault","rule":"zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN@nth:1000000"}"#)
+            .unwrap();
+    }
+    let e = error_of(s, serde_json::json!({"op": "fault", "rule": "zesDeviceGet=ZE_RESULT_ERROR_UNKNOWN"}));
+    assert_eq!(e, "rule: at most 1024 rules (clear_faults drops them)");
+    control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+    control(&s.raw, r#"{"op":"fault","device_lost":{"device":0,"after_calls":18446744073709551615}}"#)
+        .unwrap();
+    control(&s.raw, r#"{"op":"clear_faults"}"#).unwrap();
+}
+
+/// Issue 8 case 3's machine file (a frequency domain with 1e18 clocks) is refused with the field
+/// named: a `uint32_t` count cannot say it. Up to 4294967295 clocks are accepted and reported,
+/// generated one by one on request (nothing of that size is allocated).
+#[test]
+fn available_clocks_are_counted_not_stored() {
+    let (_g, s) = sim();
+    let e = load_error(s, "[[devices]]\npreset='a770'\nfrequency={min_mhz=1, max_mhz=1e12, step_mhz=1e-6}\n");
+    assert_eq!(
+        e,
+        "devices[0].frequency.step_mhz: the GPU domain would have 999999999999000065 available clocks \
+         from 1 to 1000000000000 MHz; at most 4294967295"
+    );
+    let e = load_error(s, "[[devices]]\npreset='max1550'\nfrequency={step_mhz=1e-7}\n");
+    assert!(
+        e.starts_with("devices[0].frequency.step_mhz: the GPU domain would have 7000000001 available"),
+        "{e}"
+    );
+    load(s, "[[devices]]\npreset='a770'\nfrequency={min_mhz=1, max_mhz=4295.967294, step_mhz=1e-6}\n");
+    let f = s.lib.functions();
+    let devs = devices(f);
+    // SAFETY: valid pointers; the clock array holds the 3 elements asked for.
+    unsafe {
+        let mut n = 1;
+        let mut fh = zes_freq_handle_t::NULL;
+        assert_eq!(f.zesDeviceEnumFrequencyDomains.unwrap()(devs[0], &mut n, &mut fh), ZE_RESULT_SUCCESS);
+        let mut count = 0;
+        let clocks = f.zesFrequencyGetAvailableClocks.unwrap();
+        assert_eq!(clocks(fh, &mut count, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+        assert_eq!(count, u32::MAX);
+        let mut first = [0.0f64; 3];
+        let mut three = 3;
+        assert_eq!(clocks(fh, &mut three, first.as_mut_ptr()), ZE_RESULT_SUCCESS);
+        assert_eq!((three, first), (3, [1.0, 1.0 + 1e-6, 1.0 + 2e-6]));
+    }
+}
+
+fn pci_address(f: &FunctionTable, device: zes_device_handle_t) -> (u32, u32, u32, u32) {
+    let mut p = zes_pci_properties_t::default();
+    // SAFETY: a valid properties struct.
+    assert_eq!(unsafe { f.zesDevicePciGetProperties.unwrap()(device, &mut p) }, ZE_RESULT_SUCCESS);
+    (p.address.domain, p.address.bus, p.address.device, p.address.function)
+}
+
+/// Issue 8 case 19: device 65536 was device 0 again (a 16-bit field in the handle) and device 16
+/// got PCI bus 0x103. Now a machine has at most 256 devices, each with its own handle and a
+/// valid PCI address of its own.
+#[test]
+fn every_device_has_its_own_handle_and_a_valid_pci_address() {
+    let (_g, s) = sim();
+    let mut file = String::new();
+    for i in 0..256 {
+        file += [
+            "[[devices]]\npreset='a770'\n",
+            "[[devices]]\npreset='max1550'\n",
+            "[[devices]]\npreset='igpu'\n",
+        ][i % 3];
+    }
+    load(s, &file);
+    let f = s.lib.functions();
+    let devs = devices(f);
+    assert_eq!(devs.len(), 256);
+    let distinct: std::collections::HashSet<usize> = devs.iter().map(|d| d.0 as usize).collect();
+    assert_eq!(distinct.len(), 256);
+    let mut addresses = std::collections::HashSet::new();
+    let mut uuids = std::collections::HashSet::new();
+    for (i, d) in devs.iter().enumerate() {
+        let (domain, bus, device, function) = pci_address(f, *d);
+        assert!(
+            bus <= 0xFF && device <= 0x1F && function <= 7,
+            "device {i}: {domain:x}:{bus:x}:{device:x}.{function}"
+        );
+        assert!(addresses.insert((domain, bus, device, function)), "device {i}: address repeated");
+        let mut props = zes_device_properties_t::default();
+        // SAFETY: a valid properties struct.
+        assert_eq!(unsafe { f.zesDeviceGetProperties.unwrap()(*d, &mut props) }, ZE_RESULT_SUCCESS);
+        assert!(uuids.insert(props.core.uuid.id), "device {i}: UUID repeated");
+        let expected = [
+            "Intel(R) Arc(TM) A770 Graphics",
+            "Intel(R) Data Center GPU Max 1550",
+            "Intel(R) UHD Graphics 770",
+        ];
+        assert_eq!(c_chars_to_str(&props.core.name), expected[i % 3], "device {i} is its own");
+    }
+    // The first devices keep the addresses they always had.
+    assert_eq!(pci_address(f, devs[0]), (0, 0x03, 0, 0));
+    assert_eq!(pci_address(f, devs[1]), (0, 0x39, 0, 0));
+    assert_eq!(pci_address(f, devs[2]), (0, 0x00, 2, 0));
+    assert_eq!(pci_address(f, devs[15]), (0, 0xF3, 0, 0));
+    // The second iGPU (00:02.0 is taken) and device 16 (a max1550 at 0x29 + 0x100) get the
+    // first free valid address instead.
+    assert_eq!(pci_address(f, devs[5]), (0, 0x01, 0, 0));
+    assert_eq!(pci_address(f, devs[16]), (0, 0x01, 4, 0));
+    // Truth answers for the last device, and its calls are its own.
+    let last = control(&s.raw, r#"{"op":"truth","device":255}"#).unwrap();
+    assert_eq!(last["preset"], "a770");
+    assert_eq!(
+        error_of(s, serde_json::json!({"op": "truth", "device": 256})),
+        "device: 256 is out of range (there are 256)"
+    );
+
+    // Addresses given in the file are kept and must be unique; the others avoid them.
+    let e = load_error(
+        s,
+        "[[devices]]\npreset='a770'\npci={bus=5}\n[[devices]]\npreset='max1550'\npci={bus=5, device=0}\n",
+    );
+    assert_eq!(e, "devices[1].pci: address 0000:05:00.0 is already another device's");
+    load(s, "[[devices]]\npreset='a770'\n[[devices]]\npreset='a770'\npci={bus=3}\n");
+    let devs = devices(f);
+    assert_eq!(pci_address(f, devs[1]), (0, 0x03, 0, 0));
+    assert_eq!(pci_address(f, devs[0]), (0, 0x01, 0, 0));
+}
+
+/// Issue 8 case 18: a handle obtained before the machine was rebuilt read the new machine's
+/// device of the same index. Now it is refused with INVALID_NULL_HANDLE (the code of the
+/// validation layer's handle-lifetime check); the driver handle stays valid.
+#[test]
+fn handles_of_a_rebuilt_machine_are_refused() {
+    let (_g, s) = sim();
+    load(s, TWO);
+    let f = s.lib.functions();
+    let old = devices(f);
+    // SAFETY: valid pointers; the handles are the driver's own (old or new).
+    unsafe {
+        let mut n = 1;
+        let mut old_power = zes_pwr_handle_t::NULL;
+        assert_eq!(f.zesDeviceEnumPowerDomains.unwrap()(old[0], &mut n, &mut old_power), ZE_RESULT_SUCCESS);
+        let mut drv = zes_driver_handle_t::NULL;
+        let mut one = 1;
+        assert_eq!(f.zesDriverGet.unwrap()(&mut one, &mut drv), ZE_RESULT_SUCCESS);
+
+        for rebuild in
+            [r#"{"op":"reset"}"#.to_string(), serde_json::json!({"op": "load", "toml": TWO}).to_string()]
+        {
+            control(&s.raw, &rebuild).unwrap();
+            let mut props = zes_device_properties_t::default();
+            assert_eq!(
+                f.zesDeviceGetProperties.unwrap()(old[0], &mut props),
+                ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+            );
+            assert_eq!(props.core.name[0], 0, "nothing written");
+            let mut e = zes_power_energy_counter_t::default();
+            assert_eq!(
+                f.zesPowerGetEnergyCounter.unwrap()(old_power, &mut e),
+                ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+            );
+            let mut n = 0;
+            assert_eq!(
+                f.zesDeviceEnumPowerDomains.unwrap()(old[1], &mut n, std::ptr::null_mut()),
+                ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+            );
+            // The driver handle of before still serves; the new handles are other values.
+            let mut count = 0;
+            assert_eq!(f.zesDeviceGet.unwrap()(drv, &mut count, std::ptr::null_mut()), ZE_RESULT_SUCCESS);
+            let new = devices(f);
+            assert!(new.iter().all(|h| !old.contains(h)));
+            assert_eq!(f.zesDeviceGetProperties.unwrap()(new[0], &mut props), ZE_RESULT_SUCCESS);
+        }
+        // A load that fails keeps the machine, and so its handles.
+        let current = devices(f);
+        let e = load_error(s, "[[devices]]\npreset='h100'\n");
+        assert!(e.starts_with("devices[0].preset: unknown preset"), "{e}");
+        let mut props = zes_device_properties_t::default();
+        assert_eq!(f.zesDeviceGetProperties.unwrap()(current[0], &mut props), ZE_RESULT_SUCCESS);
+    }
+}
