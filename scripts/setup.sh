@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what pyzes needs on a Debian/Ubuntu machine (idempotent): Debian's real Level Zero
-# loader and headers (for the layout check and the real-loader tests), Prometheus (promtool and a
-# server for the exporter's end-to-end test), and the Python build/test tools.
+# loader and headers (for the layout check and the real-loader tests), debootstrap (for the
+# second real loader, in a Debian trixie root: scripts/trixie-root.sh), Prometheus (promtool and
+# a server for the exporter's end-to-end test), and the Python build/test tools.
 set -euo pipefail
 
 need_apt=()
-for pkg in libze1 libze-dev prometheus pkg-config; do
+for pkg in libze1 libze-dev debootstrap prometheus pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -1,9 +1,12 @@
 """Tests run against the simulated driver built into pyzes._native: opened directly (default) or,
 with PYZES_TEST_REAL_LOADER=1, through the installed Level Zero loader, which loads the same file
-as a driver (ZE_ENABLE_ALT_DRIVERS) and is then driven on its legacy or zesInit path."""
+as a driver (ZE_ENABLE_ALT_DRIVERS) and is then driven on its legacy or zesInit path: which one is
+read from the loader itself (`loader_spec`), never assumed. ZES_TEST_EXPECT_LOADER_VERSION (set by
+scripts/test.sh) names the loader version (or major.minor) the run is meant to meet."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 import pytest
@@ -16,6 +19,44 @@ if REAL_LOADER:
     os.environ.pop("ZES_LIBRARY", None)
 else:
     pyzes.simulate()
+
+
+EXPECT_LOADER_VERSION = os.environ.get("ZES_TEST_EXPECT_LOADER_VERSION")
+
+
+class _ZelVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int)]
+
+
+class _ZelComponentVersion(ctypes.Structure):
+    _fields_ = [
+        ("component_name", ctypes.c_char * 64),
+        ("spec_version", ctypes.c_uint32),
+        ("component_lib_version", _ZelVersion),
+    ]
+
+
+def loader_spec(path: str) -> tuple[int, int] | None:
+    """The API version (major, minor) the loader at `path` was built for, from its own
+    `zelLoaderGetVersions` (it knows it once initialized), or None when it reports none."""
+    get = getattr(ctypes.CDLL(path), "zelLoaderGetVersions", None)
+    if get is None:
+        return None
+    count = ctypes.c_size_t(0)
+    if get(ctypes.byref(count), None) != 0 or not 0 < count.value <= 64:
+        return None
+    versions = (_ZelComponentVersion * count.value)()
+    if get(ctypes.byref(count), versions) != 0:
+        return None
+    for v in versions[: count.value]:
+        if v.component_name == b"loader":
+            return v.spec_version >> 16, v.spec_version & 0xFFFF
+    return None
+
+
+def version_meets(version: str, expected: str) -> bool:
+    """`1.20.6` meets `1.20.6` and `1.20` (Debian's 1.8.12 reports itself as 1.8.0)."""
+    return version == expected or version.startswith(expected + ".")
 
 
 def sim(request: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 
 import pytest
 import pyzes
@@ -185,8 +186,12 @@ def test_handle_of_the_wrong_kind(cdev):
     assert zesDeviceGetProperties(mem, byref(p)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
     assert zesMemoryGetState(devs[0], byref(s)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
     assert zesMemoryGetState(drv, byref(s)) == ZE_RESULT_ERROR_INVALID_NULL_HANDLE
-    # zes and ze handles of the same object are the same type
-    assert pyzes.zeDeviceGetProperties(devs[0], byref(pyzes.ze_device_properties_t())) in (0, 0x78000003)
+    # zes and ze handles of the same object are the same type; a loader's intercept layer on the
+    # zesInit path keeps its own core objects, and the core API (no zeInit) is uninitialized there
+    info = pyzes.library_info()
+    core_apart = info["kind"] == "loader" and not info["legacy"] and os.environ.get("ZE_ENABLE_LOADER_INTERCEPT") == "1"
+    expected = (pyzes.ZE_RESULT_ERROR_UNINITIALIZED,) if core_apart else (0, 0x78000003)
+    assert pyzes.zeDeviceGetProperties(devs[0], byref(pyzes.ze_device_properties_t())) in expected
 
 
 def test_chain_validation(cdev):

@@ -1245,10 +1245,119 @@ pub(crate) fn legacy_device_get(
 /// through `zesDriverGetExtensionFunctionAddress` (or the core one) of the first driver.
 pub(crate) fn extension<F: Copy>(py: Python<'_>, lib: &zes_sys::Library, name: &'static str) -> Option<F> {
     const { assert!(core::mem::size_of::<F>() == core::mem::size_of::<usize>()) };
-    let addr = extension_address(py, lib, name)?;
+    let addr = match name {
+        // A loader hands out its own handles where it wraps them (intercept layer, several
+        // drivers), and passes a driver's extension function through untouched: that function
+        // would get handles it never made (INVALID_NULL_HANDLE from the simulator, and a
+        // loader-unknown device handle back). Served through the loader's own functions instead.
+        "zesDriverGetDeviceByUuidExp" if lib.kind() == zes_sys::LibraryKind::Loader => {
+            device_by_uuid_through_loader as PfnDeviceByUuid as usize
+        }
+        _ => extension_address(py, lib, name)?,
+    };
     // SAFETY: the driver returned the address of the function of that name, whose C signature
     // is the one `F` (its generated PFN type) declares.
     Some(unsafe { core::mem::transmute_copy::<usize, F>(&addr) })
+}
+
+type PfnDeviceByUuid = unsafe extern "C" fn(
+    zes_sys::zes_driver_handle_t,
+    zes_sys::zes_uuid_t,
+    *mut zes_sys::zes_device_handle_t,
+    *mut zes_sys::ze_bool_t,
+    *mut u32,
+) -> ze_result_t;
+
+/// Most devices (and sub-devices of one device) a UUID lookup reads through the loader.
+const UUID_LOOKUP_MAX_DEVICES: u32 = 1024;
+
+/// `zesDriverGetDeviceByUuidExp` for a loader that does not export it (spec < 1.9, such as
+/// Debian bookworm's 1.8.12): the driver's devices are listed and their UUIDs compared through
+/// the loader's own entry points, so that every handle in and out is one the loader made. On the
+/// legacy path (core handles are Sysman handles) sub-devices are searched too.
+unsafe extern "C" fn device_by_uuid_through_loader(
+    driver: zes_sys::zes_driver_handle_t,
+    uuid: zes_sys::zes_uuid_t,
+    out_device: *mut zes_sys::zes_device_handle_t,
+    on_subdevice: *mut zes_sys::ze_bool_t,
+    subdevice_id: *mut u32,
+) -> ze_result_t {
+    use zes_sys::*;
+    let Some(t) = state::loaded().map(|lib| lib.functions()) else { return ZE_RESULT_ERROR_UNINITIALIZED };
+    if driver.is_null() {
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    }
+    if out_device.is_null() || on_subdevice.is_null() || subdevice_id.is_null() {
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    }
+    let legacy = state::is_legacy();
+    // SAFETY: counts and arrays of our own, sized by the count the loader reported (bounded);
+    // handles are the ones the loader returned or was given by the caller.
+    unsafe {
+        let mut count = 0u32;
+        let rc = match (legacy, t.zesDeviceGet, t.zeDeviceGet) {
+            (false, Some(f), _) => f(driver, &mut count, core::ptr::null_mut()),
+            (_, _, Some(f)) => {
+                f(ze_driver_handle_t::from_raw(driver.as_raw()), &mut count, core::ptr::null_mut())
+            }
+            _ => return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE,
+        };
+        if rc != ZE_RESULT_SUCCESS {
+            return rc;
+        }
+        count = count.min(UUID_LOOKUP_MAX_DEVICES);
+        let mut devices = vec![zes_device_handle_t::NULL; count as usize];
+        let rc = match (legacy, t.zesDeviceGet, t.zeDeviceGet) {
+            (false, Some(f), _) => f(driver, &mut count, devices.as_mut_ptr()),
+            (_, _, Some(f)) => f(
+                ze_driver_handle_t::from_raw(driver.as_raw()),
+                &mut count,
+                devices.as_mut_ptr().cast::<ze_device_handle_t>(),
+            ),
+            _ => return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE,
+        };
+        if rc != ZE_RESULT_SUCCESS {
+            return rc;
+        }
+        devices.truncate(count as usize);
+        let Some(properties) = t.zesDeviceGetProperties else { return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE };
+        for &device in &devices {
+            let mut p = zes_device_properties_t::default();
+            if properties(device, &mut p) == ZE_RESULT_SUCCESS && p.core.uuid.id == uuid.id {
+                *out_device = device;
+                *on_subdevice = 0;
+                *subdevice_id = 0;
+                return ZE_RESULT_SUCCESS;
+            }
+        }
+        if let (true, Some(sub_get), Some(core_properties)) =
+            (legacy, t.zeDeviceGetSubDevices, t.zeDeviceGetProperties)
+        {
+            for &device in &devices {
+                let core = ze_device_handle_t::from_raw(device.as_raw());
+                let mut n = 0u32;
+                if sub_get(core, &mut n, core::ptr::null_mut()) != ZE_RESULT_SUCCESS || n == 0 {
+                    continue;
+                }
+                n = n.min(UUID_LOOKUP_MAX_DEVICES);
+                let mut subs = vec![ze_device_handle_t::NULL; n as usize];
+                if sub_get(core, &mut n, subs.as_mut_ptr()) != ZE_RESULT_SUCCESS {
+                    continue;
+                }
+                subs.truncate(n as usize);
+                for sub in subs {
+                    let mut p = ze_device_properties_t::default();
+                    if core_properties(sub, &mut p) == ZE_RESULT_SUCCESS && p.uuid.id == uuid.id {
+                        *out_device = device;
+                        *on_subdevice = 1;
+                        *subdevice_id = p.subdeviceId;
+                        return ZE_RESULT_SUCCESS;
+                    }
+                }
+            }
+        }
+    }
+    ZE_RESULT_ERROR_INVALID_ARGUMENT
 }
 
 fn extension_address(py: Python<'_>, lib: &zes_sys::Library, name: &'static str) -> Option<usize> {

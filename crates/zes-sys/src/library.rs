@@ -10,6 +10,10 @@ use crate::generated::{FunctionTable, ZE_API_VERSION_1_16};
 /// Environment variable naming the library to open before the default search.
 pub const LIBRARY_ENV_VAR: &str = "ZES_LIBRARY";
 
+/// The loader's variable naming the directory it loads its layers (tracing, validation) from;
+/// without it a loader asks the dynamic linker for them by bare name.
+pub const LAYER_PATH_ENV_VAR: &str = "ZEL_LIBRARY_PATH";
+
 /// What kind of library was opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LibraryKind {
@@ -95,7 +99,27 @@ impl Library {
     }
 
     /// Opens one library, loader or driver, and resolves its functions.
+    ///
+    /// A path with a directory (`/opt/intel/oneapi/lib/libze_loader.so.1`, not a bare name the
+    /// dynamic linker searches for) gets its own directory for its layers: unless the user set
+    /// `ZEL_LIBRARY_PATH`, it is set to that directory before the library is opened, so that a
+    /// loader there loads the tracing and validation layers beside it and not the system's
+    /// (of another version: `zesInit` then fails with `ZE_RESULT_ERROR_UNSUPPORTED_VERSION`).
+    /// It is removed again when the file turns out not to be a loader. The variable is set
+    /// process-wide: open the library before starting threads that read the environment.
     pub fn open_path(path: &Path) -> Result<Self, String> {
+        let layer_dir = explicit_directory(path).filter(|_| std::env::var_os(LAYER_PATH_ENV_VAR).is_none());
+        if let Some(dir) = &layer_dir {
+            std::env::set_var(LAYER_PATH_ENV_VAR, dir);
+        }
+        let opened = Self::open_resolved(path);
+        if layer_dir.is_some() && !matches!(&opened, Ok(lib) if lib.kind == LibraryKind::Loader) {
+            std::env::remove_var(LAYER_PATH_ENV_VAR);
+        }
+        opened
+    }
+
+    fn open_resolved(path: &Path) -> Result<Self, String> {
         // SAFETY: opening a Level Zero loader or driver runs its initializers, which is what
         // every Level Zero application does; we do nothing else with the library here.
         let lib = unsafe { libloading::Library::new(path.as_os_str()) }.map_err(|e| e.to_string())?;
@@ -163,8 +187,63 @@ impl Library {
     /// The loader's own version (`1.8.12`), when the loader reports it (loaders know their
     /// components only once `zeInit`/`zesInit` has run).
     pub fn loader_version(&self) -> Option<String> {
-        self.get_versions.and_then(loader_version)
+        self.get_versions.and_then(loader_component).map(|(version, _)| version)
     }
+
+    /// The API version the loader was built for, as `(major, minor)` (`(1, 4)` for 1.8.12),
+    /// when the loader reports it (as [`Library::loader_version`]). Loaders of spec 1.5 and
+    /// later export `zesInit`.
+    pub fn loader_spec_version(&self) -> Option<(u32, u32)> {
+        self.get_versions.and_then(loader_component).map(|(_, spec)| (spec >> 16, spec & 0xffff))
+    }
+
+    /// What to tell the user when `function` (`zesInit`, `zeInit`) of this library failed with
+    /// `result`: the library, its version, and the likely cause and fix where one is known.
+    pub fn init_failure_message(&self, function: &str, result: crate::ze_result_t) -> String {
+        let version = match (self.kind, self.loader_version()) {
+            (LibraryKind::Loader, Some(v)) => format!("loader {v}"),
+            (LibraryKind::Loader, None) => "loader of unreported version".to_owned(),
+            (LibraryKind::Driver, _) => "driver opened directly".to_owned(),
+        };
+        let mut text = format!("{function} of {} ({version}) failed: {result:?}", self.path.display());
+        let layers = std::env::var_os(LAYER_PATH_ENV_VAR);
+        let layers_here = explicit_directory(&self.path).zip(layers.as_ref()).is_some_and(|(d, l)| d == *l);
+        let hint = match (self.kind, result) {
+            (LibraryKind::Loader, crate::ZE_RESULT_ERROR_UNSUPPORTED_VERSION) if !layers_here => {
+                Some(format!(
+                    "likely cause: the loader loaded a tracing or validation layer of another version \
+                 (by bare name, from the system's Level Zero); fix: set {LAYER_PATH_ENV_VAR} to the \
+                 directory of this loader's layers{}",
+                    explicit_directory(&self.path).map(|d| format!(" ({})", d.display())).unwrap_or_default()
+                ))
+            }
+            (LibraryKind::Loader, crate::ZE_RESULT_ERROR_UNSUPPORTED_VERSION) => Some(
+                "likely cause: a layer or driver of another API version; check the layers beside \
+                 the loader (ZEL_ENABLE_LOADER_LOGGING=1 ZEL_LOADER_LOGGING_LEVEL=trace shows what \
+                 loads)"
+                    .to_owned(),
+            ),
+            (LibraryKind::Loader, crate::ZE_RESULT_ERROR_UNINITIALIZED) => Some(
+                "likely cause: no GPU driver was found or none initialized; install one (Intel: \
+                 intel-level-zero-gpu / libze-intel-gpu1), or point ZE_ENABLE_ALT_DRIVERS at a \
+                 driver file"
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            text.push_str("; ");
+            text.push_str(&hint);
+        }
+        text
+    }
+}
+
+/// The directory of a library path given with one (`None` for a bare name, which the dynamic
+/// linker searches for), made absolute.
+fn explicit_directory(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()))
 }
 
 /// `zel_version_t` and `zel_component_version_t` of `loader/ze_loader.h`.
@@ -187,7 +266,8 @@ struct ZelComponentVersion {
 type PfnZelLoaderGetVersions =
     unsafe extern "C" fn(*mut usize, *mut ZelComponentVersion) -> crate::ze_result_t;
 
-fn loader_version(get: PfnZelLoaderGetVersions) -> Option<String> {
+/// The loader's own entry of `zelLoaderGetVersions`: its version text and spec version.
+fn loader_component(get: PfnZelLoaderGetVersions) -> Option<(String, u32)> {
     let mut count = 0usize;
     // SAFETY: a null array asks only for the count.
     if unsafe { get(&mut count, core::ptr::null_mut()) } != crate::ZE_RESULT_SUCCESS
@@ -209,6 +289,6 @@ fn loader_version(get: PfnZelLoaderGetVersions) -> Option<String> {
     versions.truncate(count);
     versions.iter().find(|v| crate::c_chars_to_str(&v.component_name) == "loader").map(|v| {
         let l = v.component_lib_version;
-        format!("{}.{}.{}", l.major, l.minor, l.patch)
+        (format!("{}.{}.{}", l.major, l.minor, l.patch), v.spec_version)
     })
 }
