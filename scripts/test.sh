@@ -118,12 +118,6 @@ RUST_threading=through_the_loader_with_threading_validation
 RUST_two_drivers=through_the_loader_with_two_drivers
 
 # Python tests left out of a run (SKIP_<mode> for every loader, SKIP_<loader>_<mode> for one).
-# Under the intercept layer the loader itself dereferences NULL pointers before any driver sees
-# them: these two tests crash until the cmirror branch checks them first (remove at that merge).
-SKIP_intercept=(
-    --deselect "tests/python/test_c_mirror.py::test_every_function_returns_a_code_on_null_handles"
-    --deselect "tests/python/test_no_crash.py::test_every_function_with_wrong_pointers_never_crashes"
-)
 # trixie's validation layer (1.20.6) answers ZE_RESULT_ERROR_INVALID_ARGUMENT to correctly typed
 # structs of newer structure types (zes_device_ecc_properties_t 0x26, zes_power_ext_properties_t
 # 0x28, zes_device_ext_properties_t 0x2d chained; zes_power_properties_t 0xd passes), from any

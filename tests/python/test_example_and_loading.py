@@ -235,11 +235,6 @@ def test_zes_smi_console_script():
 
 
 @pytest.mark.skipif(not REAL_LOADER, reason="two drivers are a loader's business")
-@pytest.mark.xfail(
-    strict=True,
-    reason="both simulator instances hand out the same handle values, which the loader maps to one "
-    "driver (drivers branch: per-instance handles; remove this mark then)",
-)
 def test_two_drivers_through_the_loader(tmp_path):
     """The simulator loaded twice by the loader (its file and a copy: one instance per file), as
     on a machine with two GPU drivers: the loader then wraps every handle. Each driver lists the
