@@ -11,6 +11,7 @@ mod driver;
 pub mod edge;
 pub mod faults;
 pub mod handles;
+pub mod kernel_tree;
 pub mod model;
 pub mod params;
 pub mod state;
