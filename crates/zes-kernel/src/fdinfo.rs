@@ -200,7 +200,11 @@ pub(crate) fn parse(text: &[u8]) -> Result<Option<ClientCounters>, Reason> {
     Ok(Some(result))
 }
 
-fn engine<'e>(engines: &'e mut Vec<EngineCounter>, driver: Driver, key: &str) -> Option<&'e mut EngineCounter> {
+fn engine<'e>(
+    engines: &'e mut Vec<EngineCounter>,
+    driver: Driver,
+    key: &str,
+) -> Option<&'e mut EngineCounter> {
     if key.is_empty() {
         return None;
     }
@@ -248,6 +252,9 @@ mod tests {
     fn a_drm_fd_without_client_id_is_malformed() {
         assert_eq!(parse(b"drm-driver:\txe\ndrm-pdev:\t0000:03:00.0\n"), Err(Reason::Malformed));
         assert_eq!(parse(b"drm-driver:\txe\ndrm-client-id:\tseven\n"), Err(Reason::Malformed));
-        assert_eq!(parse(b"drm-driver:\txe\ndrm-client-id:\t7\ndrm-pdev:\t03:00.0\n"), Err(Reason::Malformed));
+        assert_eq!(
+            parse(b"drm-driver:\txe\ndrm-client-id:\t7\ndrm-pdev:\t03:00.0\n"),
+            Err(Reason::Malformed)
+        );
     }
 }

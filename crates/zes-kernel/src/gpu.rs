@@ -169,7 +169,18 @@ fn read_gpu(
         Driver::I915 => i915_frequencies(fs, attr, card_dir),
         Driver::Xe => xe_frequencies(fs, attr, &device),
     };
-    Gpu { card, pci_address, driver, hwmon, energy_uj, power_max_uw, power_crit_uw, temperatures, fans, frequencies }
+    Gpu {
+        card,
+        pci_address,
+        driver,
+        hwmon,
+        energy_uj,
+        power_max_uw,
+        power_crit_uw,
+        temperatures,
+        fans,
+        frequencies,
+    }
 }
 
 /// The device-level hwmon: the one whose `name` is the driver's (i915 also has `i915_gt<N>`).
@@ -228,7 +239,10 @@ fn i915_frequencies(fs: &dyn FileSystem, attr: &mut Attr, card_dir: &Path) -> Re
             let mut gts: Vec<u32> = list.iter().filter_map(|n| index_of(n, "gt", "")).collect();
             gts.sort_unstable();
             // i915 numbers one gt per tile.
-            let v = gts.into_iter().map(|g| read(attr, &card_dir.join(format!("gt/gt{g}")), g, g, "rps_")).collect();
+            let v = gts
+                .into_iter()
+                .map(|g| read(attr, &card_dir.join(format!("gt/gt{g}")), g, g, "rps_"))
+                .collect();
             Reading::new(Source::Sysfs, Ok(v))
         }
         // Kernels before the per-gt directories: `gt_*_freq_mhz` on the card.

@@ -20,7 +20,8 @@ pub use fdinfo::{ClientCounters, EngineCounter, MemoryRegion};
 pub use gpu::{Fan, Frequency, Gpu, Temperature};
 pub use process::{Client, Process, WalkStats};
 pub use usage::{
-    ClientUtilization, EngineUtilization, ProcessUtilization, Sampler, UsageSample, UTILIZATION_TOLERANCE_PERCENT,
+    ClientUtilization, EngineUtilization, ProcessUtilization, Sampler, UsageSample,
+    UTILIZATION_TOLERANCE_PERCENT,
 };
 
 use serde::{Serialize, Serializer};
@@ -336,6 +337,8 @@ pub struct KernelSource {
     roots: KernelRoots,
     fs: Arc<dyn FileSystem>,
     clock: Arc<dyn Clock>,
+    /// Process names from the previous pass (`comm` and `cmdline` are read once per process).
+    names: std::sync::Mutex<std::collections::HashMap<u32, process::KnownNames>>,
 }
 
 impl fmt::Debug for KernelSource {
@@ -357,7 +360,7 @@ impl KernelSource {
 
     /// A source over any file system and clock (tests, the simulator's stepped clock).
     pub fn with(roots: KernelRoots, fs: Arc<dyn FileSystem>, clock: Arc<dyn Clock>) -> Self {
-        Self { roots, fs, clock }
+        Self { roots, fs, clock, names: Default::default() }
     }
 
     pub fn roots(&self) -> &KernelRoots {
@@ -373,8 +376,9 @@ impl KernelSource {
     pub fn sample(&self) -> KernelSample {
         let timestamp_ns = self.clock.now_ns();
         let (gpus, gpus_reason) = self.gpus();
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         let (processes, walk) =
-            process::walk(self.fs.as_ref(), self.clock.as_ref(), &self.roots.procfs_root);
+            process::walk(self.fs.as_ref(), self.clock.as_ref(), &self.roots.procfs_root, &mut names);
         KernelSample { timestamp_ns, gpus, gpus_reason, processes, walk }
     }
 }
@@ -389,7 +393,9 @@ mod tests {
         assert_eq!(a, PciAddress { domain: 0, bus: 3, device: 0, function: 0 });
         assert_eq!(a.to_string(), "0000:03:00.0");
         assert_eq!(PciAddress::parse("10000:e1:1f.7").unwrap().to_string(), "10000:e1:1f.7");
-        for bad in ["", "0000:03:00", "0000:03:20.0", "0000:03:00.8", "0000:0x3:00.0", "0000:003:00.0", "g:0:0.0"] {
+        for bad in
+            ["", "0000:03:00", "0000:03:20.0", "0000:03:00.8", "0000:0x3:00.0", "0000:003:00.0", "g:0:0.0"]
+        {
             assert_eq!(PciAddress::parse(bad), None, "{bad:?}");
         }
     }

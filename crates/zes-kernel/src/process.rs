@@ -3,8 +3,8 @@
 use crate::fdinfo::{self, ClientCounters};
 use crate::fs::{process_reason_of, read_small, FileSystem};
 use crate::{
-    Clock, Driver, PciAddress, Reading, Reason, Source, MAX_CLIENTS, MAX_CMDLINE_BYTES, MAX_DRM_FDS_PER_PROCESS,
-    MAX_FDINFO_BYTES, MAX_FDS_PER_PROCESS, MAX_PROCESSES,
+    Clock, Driver, PciAddress, Reading, Reason, Source, MAX_CLIENTS, MAX_CMDLINE_BYTES,
+    MAX_DRM_FDS_PER_PROCESS, MAX_FDINFO_BYTES, MAX_FDS_PER_PROCESS, MAX_PROCESSES,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -80,15 +80,29 @@ fn cmdline_text(bytes: &[u8], cut: bool) -> String {
     s
 }
 
-pub(crate) fn walk(fs: &dyn FileSystem, clock: &dyn Clock, proc_root: &Path) -> (Vec<Process>, WalkStats) {
+/// The names read for a process, and the clients it had then.
+#[derive(Debug)]
+pub(crate) struct KnownNames {
+    client_ids: Vec<u64>,
+    name: Reading<String>,
+    cmdline: Reading<String>,
+}
+
+pub(crate) fn walk(
+    fs: &dyn FileSystem,
+    clock: &dyn Clock,
+    proc_root: &Path,
+    names: &mut HashMap<u32, KnownNames>,
+) -> (Vec<Process>, WalkStats) {
+    let mut next_names = HashMap::new();
     let mut stats = WalkStats::default();
     let mut processes = Vec::new();
     // `/proc` also holds non-pid names; a few thousand beyond the pid bound.
-    let names = match fs.list_dir(proc_root, MAX_PROCESSES + 4096) {
+    let entries = match fs.list_dir(proc_root, MAX_PROCESSES + 4096) {
         Ok(n) => n,
         Err(_) => return (processes, stats),
     };
-    let mut pids: Vec<u32> = names.iter().filter_map(|n| n.to_str().and_then(is_pid)).collect();
+    let mut pids: Vec<u32> = entries.iter().filter_map(|n| n.to_str().and_then(is_pid)).collect();
     pids.sort_unstable();
     if pids.len() > MAX_PROCESSES {
         pids.truncate(MAX_PROCESSES);
@@ -189,23 +203,42 @@ pub(crate) fn walk(fs: &dyn FileSystem, clock: &dyn Clock, proc_root: &Path) -> 
         if process.clients.is_empty() {
             continue;
         }
-        process.name = Reading::new(
-            Source::Procfs,
-            read_small(fs, &pid_dir.join("comm"), 64, &mut buf, process_reason_of)
-                .map(|b| String::from_utf8_lossy(b).trim_end_matches('\n').to_string()),
-        );
-        process.cmdline = Reading::new(
-            Source::Procfs,
-            match fs.read_bounded(&pid_dir.join("cmdline"), MAX_CMDLINE_BYTES, &mut buf) {
-                Ok(()) => {
-                    let cut = buf.len() > MAX_CMDLINE_BYTES;
-                    Ok(cmdline_text(&buf[..buf.len().min(MAX_CMDLINE_BYTES)], cut))
-                }
-                Err(e) => Err(process_reason_of(&e)),
-            },
-        );
+        // The names of a process seen before with one of these clients are the ones read then
+        // (a drm client id is never reused, so a pid reused by another program has other ids).
+        let ids: Vec<u64> = process.clients.iter().map(|c| c.counters.client_id).collect();
+        match names.get(&pid).filter(|n| n.client_ids.iter().any(|id| ids.contains(id))) {
+            Some(known) => {
+                process.name = known.name.clone();
+                process.cmdline = known.cmdline.clone();
+            }
+            None => {
+                process.name = Reading::new(
+                    Source::Procfs,
+                    read_small(fs, &pid_dir.join("comm"), 64, &mut buf, process_reason_of)
+                        .map(|b| String::from_utf8_lossy(b).trim_end_matches('\n').to_string()),
+                );
+                process.cmdline = Reading::new(
+                    Source::Procfs,
+                    match fs.read_bounded(&pid_dir.join("cmdline"), MAX_CMDLINE_BYTES, &mut buf) {
+                        Ok(()) => {
+                            let cut = buf.len() > MAX_CMDLINE_BYTES;
+                            Ok(cmdline_text(&buf[..buf.len().min(MAX_CMDLINE_BYTES)], cut))
+                        }
+                        Err(e) => Err(process_reason_of(&e)),
+                    },
+                );
+            }
+        }
+        // Names that could not be read are tried again next time.
+        if process.name.value.is_ok() && process.cmdline.value.is_ok() {
+            next_names.insert(
+                pid,
+                KnownNames { client_ids: ids, name: process.name.clone(), cmdline: process.cmdline.clone() },
+            );
+        }
         processes.push(process);
     }
+    *names = next_names;
     (processes, stats)
 }
 

@@ -66,6 +66,8 @@ struct Base {
 }
 
 type Key = (Option<PciAddress>, Driver, u64, EngineClass);
+/// One process's clients on one GPU: (driver, pdev), clients, per-class sums, memory.
+type PerGpu = ((Driver, Option<PciAddress>), u32, Vec<(EngineClass, Result<f64, Reason>)>, Vec<MemoryRegion>);
 
 /// Keeps the previous sample's counters and turns each new sample into rates.
 #[derive(Debug)]
@@ -127,8 +129,7 @@ impl Sampler {
         let mut processes = Vec::new();
         for p in &sample.processes {
             // Per GPU of this process: (driver, pdev) -> (clients, per class sum or reason).
-            let mut per_gpu: Vec<((Driver, Option<PciAddress>), u32, Vec<(EngineClass, Result<f64, Reason>)>, Vec<MemoryRegion>)> =
-                Vec::new();
+            let mut per_gpu: Vec<PerGpu> = Vec::new();
             for c in &p.clients {
                 let driver = c.driver();
                 let mut engines = Vec::new();
@@ -151,8 +152,11 @@ impl Sampler {
                                 next.insert(key, now);
                                 // A client that appeared since the previous sample and never
                                 // was busy contributed exactly nothing to its process.
-                                let contribution =
-                                    if had_previous && now.busy == 0 { Ok(0.0) } else { Err(Reason::NoPreviousSample) };
+                                let contribution = if had_previous && now.busy == 0 {
+                                    Ok(0.0)
+                                } else {
+                                    Err(Reason::NoPreviousSample)
+                                };
                                 (Err(Reason::NoPreviousSample), contribution)
                             }
                             Some(&base) => {

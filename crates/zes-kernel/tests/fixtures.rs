@@ -96,13 +96,22 @@ fn i915_schema() {
     assert_eq!(f.len(), 1);
     assert_eq!((f[0].tile, f[0].gt), (0, 0));
     assert_eq!(f[0].actual_mhz, Reading::new(Source::Sysfs, Ok(2050)));
-    assert_eq!((f[0].requested_mhz.value, f[0].min_mhz.value, f[0].max_mhz.value), (Ok(2400), Ok(300), Ok(2400)));
+    assert_eq!(
+        (f[0].requested_mhz.value, f[0].min_mhz.value, f[0].max_mhz.value),
+        (Ok(2400), Ok(300), Ok(2400))
+    );
 
     assert_eq!(s.processes.len(), 1);
     let p = &s.processes[0];
-    assert_eq!((p.pid, p.name.value.as_deref(), p.cmdline.value.as_deref()), (700, Ok("blender"), Ok("/usr/bin/blender -b scene.blend")));
+    assert_eq!(
+        (p.pid, p.name.value.as_deref(), p.cmdline.value.as_deref()),
+        (700, Ok("blender"), Ok("/usr/bin/blender -b scene.blend"))
+    );
     let c = &p.clients[0];
-    assert_eq!((c.fds.as_slice(), c.counters.client_id, c.counters.pdev.unwrap().to_string()), (&[5][..], 39, A770.into()));
+    assert_eq!(
+        (c.fds.as_slice(), c.counters.client_id, c.counters.pdev.unwrap().to_string()),
+        (&[5][..], 39, A770.into())
+    );
     let e = |class: EngineClass| c.counters.engines.iter().find(|e| e.class == class).unwrap().clone();
     assert_eq!(e(EngineClass::Render).busy_ns, Some(346249));
     assert_eq!(e(EngineClass::Video).busy_ns, Some(1000));
@@ -129,7 +138,8 @@ fn xe_schema() {
     assert_eq!(g.energy_uj.value, Ok(987654321));
     assert_eq!(g.power_max_uw.value, Ok(0), "0: the limit is disabled");
     assert_eq!(g.power_crit_uw.value, Err(Reason::Unsupported), "not exported");
-    let temps: Vec<_> = g.temperatures.iter().map(|t| (t.index, t.label.clone(), t.millicelsius.value)).collect();
+    let temps: Vec<_> =
+        g.temperatures.iter().map(|t| (t.index, t.label.clone(), t.millicelsius.value)).collect();
     assert_eq!(temps, [(2, Some("pkg".into()), Ok(45500)), (3, Some("vram".into()), Ok(51000))]);
     assert!(g.fans.is_empty());
     let f: Vec<_> = g.frequencies.ok().unwrap().iter().map(|f| (f.tile, f.gt, f.actual_mhz.value)).collect();
@@ -140,7 +150,10 @@ fn xe_schema() {
     let ccs = c.counters.engines.iter().find(|e| e.class == EngineClass::Compute).unwrap();
     assert_eq!(ccs.capacity, 4);
     let vram = c.counters.memory.iter().find(|m| m.region == "vram0").unwrap();
-    assert_eq!((vram.total, vram.shared, vram.resident), (Some(23992 * 1024), Some(16 << 20), Some(23992 * 1024)));
+    assert_eq!(
+        (vram.total, vram.shared, vram.resident),
+        (Some(23992 * 1024), Some(16 << 20), Some(23992 * 1024))
+    );
     // `drm-total-cycles-*` is not a memory region.
     assert!(c.counters.memory.iter().all(|m| !m.region.starts_with("cycles")));
 }
@@ -294,7 +307,10 @@ fn older_i915_kernels_have_card_level_frequencies() {
     t.file("sys/class/drm/card0/gt_cur_freq_mhz", "700\n");
     let (gpus, _) = KernelSource::new(t.roots()).gpus();
     let f = gpus[0].frequencies.ok().unwrap();
-    assert_eq!((f[0].actual_mhz.value, f[0].requested_mhz.value, f[0].min_mhz.value), (Ok(650), Ok(700), Err(Reason::Unsupported)));
+    assert_eq!(
+        (f[0].actual_mhz.value, f[0].requested_mhz.value, f[0].min_mhz.value),
+        (Ok(650), Ok(700), Err(Reason::Unsupported))
+    );
 }
 
 #[test]
@@ -505,8 +521,32 @@ fn samples_serialize_with_sources_and_reasons() {
     t.fd(800, 3, "/dev/dri/renderD128", &xe_fdinfo(3, MAX, 0, 0, 1));
     let u = Sampler::new(KernelSource::new(t.roots())).sample();
     let v = serde_json::to_value(&u).unwrap();
-    assert_eq!(v["sample"]["gpus"][0]["energy_uj"], serde_json::json!({"value": 987654321u64, "source": "hwmon"}));
+    assert_eq!(
+        v["sample"]["gpus"][0]["energy_uj"],
+        serde_json::json!({"value": 987654321u64, "source": "hwmon"})
+    );
     assert_eq!(v["sample"]["gpus"][0]["pci_address"], MAX);
-    assert_eq!(v["processes"][0]["engines"][0]["percent"], serde_json::json!({"reason": "no_previous_sample", "source": "fdinfo"}));
+    assert_eq!(
+        v["processes"][0]["engines"][0]["percent"],
+        serde_json::json!({"reason": "no_previous_sample", "source": "fdinfo"})
+    );
     assert_eq!(v["processes"][0]["name"]["source"], "procfs");
+}
+
+#[test]
+fn names_are_read_once_per_process_and_again_for_a_reused_pid() {
+    let t = Tree::new();
+    i915_gpu(&t, 0, A770);
+    t.process(700, "first", &["first"]);
+    t.fd(700, 5, "/dev/dri/renderD128", &i915_fdinfo(39, A770, 0, 0));
+    let source = KernelSource::new(t.roots());
+    assert_eq!(source.sample().processes[0].name.value.as_deref(), Ok("first"));
+    // The same client: the name read before is kept (comm is not read again).
+    t.file("proc/700/comm", "renamed\n");
+    assert_eq!(source.sample().processes[0].name.value.as_deref(), Ok("first"));
+    // Pid 700 reused by another program: other clients, so its names are read again.
+    t.process(700, "second", &["second", "--flag"]);
+    t.fd(700, 5, "/dev/dri/renderD128", &i915_fdinfo(90, A770, 0, 0));
+    let p = &source.sample().processes[0];
+    assert_eq!((p.name.value.as_deref(), p.cmdline.value.as_deref()), (Ok("second"), Ok("second --flag")));
 }

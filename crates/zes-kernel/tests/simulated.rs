@@ -79,11 +79,8 @@ fn setup(layout: &str) -> Setup {
     };
     let now_ns = Arc::new(AtomicU64::new(0));
     let clock = now_ns.clone();
-    let source = KernelSource::with(
-        roots,
-        Arc::new(RealFileSystem),
-        Arc::new(move || clock.load(Ordering::SeqCst)),
-    );
+    let source =
+        KernelSource::with(roots, Arc::new(RealFileSystem), Arc::new(move || clock.load(Ordering::SeqCst)));
     Setup { _dir: dir, sampler: Sampler::new(source), now_ns }
 }
 
@@ -208,7 +205,8 @@ fn the_simulated_kernel_tree_reads_back_as_the_model() {
     // Engine time: the clients' busy time adds up to the model's engine activity of the class
     // (the sum over tiles of the COMPUTE_ALL group), within one cycle per client.
     let d0 = &m.devices[0];
-    let compute_s: f64 = d0.engines.iter().filter(|e| e.group == zes_engine_group_t::COMPUTE_ALL).map(|e| e.active_s).sum();
+    let compute_s: f64 =
+        d0.engines.iter().filter(|e| e.group == zes_engine_group_t::COMPUTE_ALL).map(|e| e.active_s).sum();
     let busy_cycles: u64 = u
         .sample
         .processes

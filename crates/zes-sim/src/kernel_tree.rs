@@ -160,7 +160,10 @@ fn write_device(root: &Path, d: &Device, xe: bool) -> io::Result<()> {
     let driver = if xe { "xe" } else { "i915" };
     put(
         &pci_dir.join("uevent"),
-        &format!("DRIVER={driver}\nPCI_CLASS=30000\nPCI_ID=8086:{:04X}\nPCI_SLOT_NAME={addr}\n", d.p.pci_device_id),
+        &format!(
+            "DRIVER={driver}\nPCI_CLASS=30000\nPCI_ID=8086:{:04X}\nPCI_SLOT_NAME={addr}\n",
+            d.p.pci_device_id
+        ),
     )?;
     link(&format!("../../../devices/pci0000:00/{addr}"), &card.join("device"))?;
     // hwmon: i915 registers one only for discrete GPUs.
@@ -256,7 +259,9 @@ fn fdinfo(d: &Device, xe: bool, client: &ClientState, mem: u64, shared: u64, now
         }
         if xe {
             let cycles = (client.busy_s[i] * GPU_TIMESTAMP_HZ).round() as u64;
-            s.push_str(&format!("drm-cycles-{xe_name}:\t{cycles}\ndrm-total-cycles-{xe_name}:\t{total_cycles}\n"));
+            s.push_str(&format!(
+                "drm-cycles-{xe_name}:\t{cycles}\ndrm-total-cycles-{xe_name}:\t{total_cycles}\n"
+            ));
         } else {
             let ns = (client.busy_s[i] * 1e9).round() as u64;
             s.push_str(&format!("drm-engine-{i915_name}:\t{ns} ns\n"));
@@ -297,15 +302,20 @@ fn write(t: &mut Tree, m: &Machine) -> io::Result<()> {
     for p in &m.processes {
         if !t.clients.contains_key(&(p.pid, p.device)) {
             t.next_client_id += 1;
-            t.clients.insert((p.pid, p.device), ClientState { client_id: t.next_client_id, busy_s: [0.0; 4] });
+            t.clients
+                .insert((p.pid, p.device), ClientState { client_id: t.next_client_id, busy_s: [0.0; 4] });
         }
     }
     for d in &m.devices {
         let now_active = active(d);
-        for class in 0..4 {
-            let delta = (now_active[class] - t.last_active[d.index][class]).max(0.0);
-            let users: Vec<u32> =
-                m.processes.iter().filter(|p| p.device == d.index && uses(p.engines, class)).map(|p| p.pid).collect();
+        for (class, (now, before)) in now_active.iter().zip(t.last_active[d.index]).enumerate() {
+            let delta = (now - before).max(0.0);
+            let users: Vec<u32> = m
+                .processes
+                .iter()
+                .filter(|p| p.device == d.index && uses(p.engines, class))
+                .map(|p| p.pid)
+                .collect();
             for pid in &users {
                 if let Some(c) = t.clients.get_mut(&(*pid, d.index)) {
                     c.busy_s[class] += delta / users.len() as f64;
@@ -370,7 +380,9 @@ fn reply(root: &Path, m: &Machine) -> Value {
 pub fn control(v: &Value) -> Result<Value, String> {
     let layout = match v.get("layout") {
         None => Layout::Auto,
-        Some(l) => l.as_str().and_then(Layout::parse).ok_or("layout: expected \"auto\", \"xe\" or \"i915\"")?,
+        Some(l) => {
+            l.as_str().and_then(Layout::parse).ok_or("layout: expected \"auto\", \"xe\" or \"i915\"")?
+        }
     };
     let mut m = crate::state::machine();
     m.update_all();
