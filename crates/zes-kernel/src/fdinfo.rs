@@ -81,8 +81,14 @@ pub(crate) fn parse(text: &[u8]) -> Result<Option<ClientCounters>, Reason> {
     let mut malformed_lines = 0u32;
     // Lines are parsed after the driver is known (class names depend on it): keep them.
     let mut keyed: Vec<(&str, &str)> = Vec::new();
-    for line in text.split(|b| *b == b'\n') {
-        let Ok(line) = std::str::from_utf8(line) else {
+    // Valid UTF-8 as a whole (the usual case) is checked once; otherwise line by line.
+    let whole = std::str::from_utf8(text).ok();
+    let lines: Box<dyn Iterator<Item = Option<&str>>> = match whole {
+        Some(t) => Box::new(t.split('\n').map(Some)),
+        None => Box::new(text.split(|b| *b == b'\n').map(|l| std::str::from_utf8(l).ok())),
+    };
+    for line in lines {
+        let Some(line) = line else {
             malformed_lines += 1;
             continue;
         };

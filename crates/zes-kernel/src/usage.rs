@@ -65,7 +65,9 @@ struct Base {
     time: u64,
 }
 
-type Key = (Option<PciAddress>, Driver, u64, EngineClass);
+/// A client; its counters are kept per engine class.
+type Key = (Option<PciAddress>, Driver, u64);
+type Bases = Vec<(EngineClass, Base)>;
 /// One process's clients on one GPU: (driver, pdev), clients, per-class sums, memory.
 type PerGpu = ((Driver, Option<PciAddress>), u32, Vec<(EngineClass, Result<f64, Reason>)>, Vec<MemoryRegion>);
 
@@ -73,7 +75,7 @@ type PerGpu = ((Driver, Option<PciAddress>), u32, Vec<(EngineClass, Result<f64, 
 #[derive(Debug)]
 pub struct Sampler {
     source: KernelSource,
-    previous: Option<HashMap<Key, Base>>,
+    previous: Option<HashMap<Key, Bases>>,
 }
 
 /// The busy counter and the time base of one engine counter.
@@ -124,7 +126,7 @@ impl Sampler {
         let sample = self.source.sample();
         let had_previous = self.previous.is_some();
         let previous = self.previous.take().unwrap_or_default();
-        let mut next: HashMap<Key, Base> = HashMap::new();
+        let mut next: HashMap<Key, Bases> = HashMap::with_capacity(previous.len());
         let mut clients = Vec::new();
         let mut processes = Vec::new();
         for p in &sample.processes {
@@ -142,14 +144,19 @@ impl Sampler {
                     }
                 };
                 per_gpu[slot].1 += 1;
+                let key: Key = (c.pdev(), driver, c.counters.client_id);
+                let previous_bases = previous.get(&key);
+                let mut bases: Bases = Vec::with_capacity(c.counters.engines.len());
                 for e in &c.counters.engines {
-                    let key: Key = (c.pdev(), driver, c.counters.client_id, e.class.clone());
+                    let base = previous_bases
+                        .and_then(|b| b.iter().find(|(class, _)| *class == e.class))
+                        .map(|b| b.1);
                     let now = reading_of(e, c.read_ns);
                     let (client_rate, contribution) = match now {
                         Err(r) => (Err(r), Err(r)),
-                        Ok(now) => match previous.get(&key) {
+                        Ok(now) => match base {
                             None => {
-                                next.insert(key, now);
+                                bases.push((e.class.clone(), now));
                                 // A client that appeared since the previous sample and never
                                 // was busy contributed exactly nothing to its process.
                                 let contribution = if had_previous && now.busy == 0 {
@@ -159,12 +166,12 @@ impl Sampler {
                                 };
                                 (Err(Reason::NoPreviousSample), contribution)
                             }
-                            Some(&base) => {
+                            Some(base) => {
                                 let r = rate(base, now, e.capacity);
                                 // A counter that went backwards: keep the larger previous value
                                 // until the counter catches up (as the kernel's documentation asks).
                                 let keep = if r == Err(Reason::CounterBackwards) { base } else { now };
-                                next.insert(key, keep);
+                                bases.push((e.class.clone(), keep));
                                 (r, r)
                             }
                         },
@@ -184,6 +191,7 @@ impl Sampler {
                         None => sums.push((e.class.clone(), contribution)),
                     }
                 }
+                next.insert(key, bases);
                 for m in &c.counters.memory {
                     let regions = &mut per_gpu[slot].3;
                     match regions.iter_mut().find(|r| r.region == m.region) {
