@@ -75,6 +75,16 @@ fn main() {
         median.as_secs_f64() * 1e3,
         worst.as_secs_f64() * 1e3
     );
+    // The read alone, without the rates.
+    let source = KernelSource::new(t.roots());
+    source.sample();
+    let cpu_read = on_cpu_ns();
+    for _ in 0..SAMPLES {
+        std::hint::black_box(source.sample());
+    }
+    if let Some(ms) = on_cpu_ns().zip(cpu_read).map(|(b, a)| (b - a) as f64 / SAMPLES as f64 / 1e6) {
+        println!("  of which reading the trees (KernelSource::sample, on-CPU): {ms:.3} ms per sample");
+    }
     // On a machine shared with other work, wall time includes waiting for a CPU.
     if let Some(ms) = cpu {
         println!("  on-CPU time of this thread (user + kernel): {ms:.3} ms per sample");
