@@ -258,6 +258,12 @@ fn the_layout_is_selectable() {
         close(percent(&u, 2001, EngineClass::Render), 40.0);
         control(json!({"op": "kernel_tree", "path": null}));
     }
+    // The layout of a tree being written can change on request.
+    let mut s = setup("auto");
+    control(json!({"op": "kernel_tree", "layout": "xe"}));
+    assert_gpus_match_the_model(&s.sampler.sample().sample, Some(true));
+    assert!(!s._dir.path().join("sys/class/drm/card1/gt").exists(), "no i915 files left");
+    control(json!({"op": "kernel_tree", "path": null}));
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! Control request `{"op": "kernel_tree", "path": "/abs/dir", "layout": "auto"|"xe"|"i915"}`
 //! writes `<dir>/sys` and `<dir>/proc` and keeps them up to date on every `advance`;
-//! `{"op": "kernel_tree"}` rewrites them now (for the real clock); `"path": null` stops.
+//! `{"op": "kernel_tree"}` rewrites them now (for the real clock; with `layout`, in that layout
+//! from now on); `"path": null` stops.
 //! `reset` and `load` stop it too. Layout `auto`: xe for the Max 1550, i915 for the others.
 //!
 //! Per-process engine time: the activity of each engine class of a device between two writes
@@ -411,6 +412,11 @@ pub fn control(v: &Value) -> Result<Value, String> {
         None => {
             let mut guard = tree();
             let t = guard.as_mut().ok_or("path: no kernel tree is being written (give a path)")?;
+            if v.get("layout").is_some() && t.layout != layout {
+                t.layout = layout;
+                // The other layout's files go (its directories differ).
+                let _ = std::fs::remove_dir_all(t.root.join("sys"));
+            }
             write(t, &m).map_err(|e| format!("cannot write the kernel tree: {e}"))?;
             t.root.clone()
         }
