@@ -44,6 +44,8 @@ impl Client {
 /// What the walk saw besides the clients it kept.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct WalkStats {
+    /// Why no process could be walked at all (the procfs root unreadable), if so.
+    pub procfs_reason: Option<Reason>,
     pub processes_seen: u32,
     /// Processes whose fds may not be listed (other users', non-dumpable): their pids.
     pub unreadable_pids: Vec<u32>,
@@ -100,7 +102,10 @@ pub(crate) fn walk(
     // `/proc` also holds non-pid names; a few thousand beyond the pid bound.
     let entries = match fs.list_dir(proc_root, MAX_PROCESSES + 4096) {
         Ok(n) => n,
-        Err(_) => return (processes, stats),
+        Err(e) => {
+            stats.procfs_reason = Some(crate::fs::reason_of(&e));
+            return (processes, stats);
+        }
     };
     let mut pids: Vec<u32> = entries.iter().filter_map(|n| n.to_str().and_then(is_pid)).collect();
     pids.sort_unstable();

@@ -318,6 +318,7 @@ fn no_sysfs_and_no_procfs_are_reasons_not_failures() {
     let t = Tree::new();
     let s = KernelSource::new(t.roots()).sample();
     assert_eq!(s.gpus_reason, Some(Reason::Unsupported));
+    assert_eq!(s.walk.procfs_reason, Some(Reason::Unsupported));
     assert!(s.gpus.is_empty() && s.processes.is_empty());
 }
 
