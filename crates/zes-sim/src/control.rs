@@ -23,7 +23,7 @@ fn device_index(v: &Value, devices: usize) -> Result<usize, String> {
 /// Runs one JSON command and returns the JSON reply. Commands (field `op`):
 /// `reset`, `load` (`toml`), `clock` (`mode`: real|frozen), `advance` (`seconds`), `fault`,
 /// `clear_faults`, `workload`, `process`, `truth` (`device`), `calls` (`function`), `event`,
-/// `status`. See README.md.
+/// `status`, `kernel_tree` (see [`crate::kernel_tree`]). See README.md.
 pub fn control(request: &str) -> Result<String, String> {
     let v: Value = serde_json::from_str(request).map_err(|e| format!("request is not JSON: {e}"))?;
     let op = v.get("op").and_then(Value::as_str).ok_or("op: expected a string")?;
@@ -31,11 +31,13 @@ pub fn control(request: &str) -> Result<String, String> {
         "reset" => {
             state::replace(state::config_from_env())?;
             crate::edge::reset_counts();
+            crate::kernel_tree::clear();
             json!({"ok": true})
         }
         "load" => {
             let text = v.get("toml").and_then(Value::as_str).ok_or("toml: expected a string")?;
             state::replace(MachineConfig::parse(text))?;
+            crate::kernel_tree::clear();
             json!({"ok": true})
         }
         "clock" => {
@@ -57,9 +59,11 @@ pub fn control(request: &str) -> Result<String, String> {
             }
             let mut m = state::machine();
             m.advance(s).map_err(|e| format!("seconds: {e}"))?;
+            crate::kernel_tree::refresh(&m).map_err(|e| format!("advanced {s} s, but {e}"))?;
             json!({"ok": true, "time_s": m.now()})
         }
         "fault" => fault(&v)?,
+        "kernel_tree" => crate::kernel_tree::control(&v)?,
         "clear_faults" => {
             crate::edge::set_rules(&[]);
             crate::edge::clear_latencies();

@@ -12,6 +12,7 @@ pub mod edge;
 pub mod faults;
 pub mod handles;
 pub mod instance;
+pub mod kernel_tree;
 pub mod model;
 pub mod params;
 pub mod state;
