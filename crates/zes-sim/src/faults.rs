@@ -140,9 +140,12 @@ impl FaultConfig {
         }
         if let Some((var, v)) = read("ZES_SIM_LATENCY_US") {
             let max = crate::edge::MAX_LATENCY_US;
-            self.latency_us = v.trim().parse().ok().filter(|us| *us <= max).ok_or_else(|| {
-                format!("{var}: expected microseconds from 0 to {max}, got {v:?}")
-            })?;
+            self.latency_us = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|us| *us <= max)
+                .ok_or_else(|| format!("{var}: expected microseconds from 0 to {max}, got {v:?}"))?;
         }
         Ok(())
     }
