@@ -61,7 +61,7 @@ step "a second real loader: the Debian trixie root"
 timed "trixie root (made or reused)" scripts/trixie-root.sh make
 TRIXIE_ROOT="$(scripts/trixie-root.sh path)"
 on_bookworm() { env "$@"; }
-on_trixie() { scripts/trixie-root.sh run env "$@"; }
+on_trixie() { scripts/trixie-root.sh run env PYZES_TEST_C_PROGRAM=/opt/pyzes-tests/sysman_list "$@"; }
 # major.minor of the installed libze1: the version each run must meet (Debian's 1.8.12 calls
 # itself 1.8.0).
 package_minor() { sed -E 's/^([0-9]+\.[0-9]+).*/\1/'; }
@@ -94,6 +94,9 @@ for line in sys.stdin:
     rm -rf "$mine" "$other" && mkdir -p "$mine" "$other"
     for lib in $(on_trixie dpkg -L libze1 | grep -E '/libze_[a-z_]+\.so\.1$'); do cp -L "$TRIXIE_ROOT$lib" "$mine/"; done
     for lib in $(dpkg -L libze1 | grep -E '/libze_[a-z_]+\.so\.1$'); do cp -L "$lib" "$other/"; done
+    # The root has no compiler: the C program against the wheel's driver file is built here
+    # (bookworm's glibc is older, so it runs there) and run there through trixie's loader.
+    cc -Wall -Wextra -Werror -o "$tests/sysman_list" tests/c/sysman_list.c -lze_loader -ldl
 }
 timed "trixie: venv, wheel, test binaries, loaders" prepare_trixie
 
