@@ -78,6 +78,16 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The driver reported more elements than a two-call enumeration accepts
+    /// ([`crate::MAX_ENUMERATION_COUNT`]); nothing of that size was allocated.
+    CountTooLarge {
+        /// The enumerating C function (`zesFrequencyGetAvailableClocks`).
+        function: &'static str,
+        /// The count the driver reported.
+        count: u32,
+        /// The largest count accepted.
+        cap: u32,
+    },
 }
 
 impl Error {
@@ -103,13 +113,14 @@ impl Error {
 
     /// The C name of the result code (`ZE_RESULT_ERROR_DEVICE_LOST`), its hex value when the
     /// code is unknown to this crate, or a descriptive name for the other kinds
-    /// (`LIBRARY_NOT_FOUND`, `FUNCTION_UNAVAILABLE`, `DRIVER_CONTRACT`).
+    /// (`LIBRARY_NOT_FOUND`, `FUNCTION_UNAVAILABLE`, `DRIVER_CONTRACT`, `COUNT_TOO_LARGE`).
     pub fn code_name(&self) -> String {
         match self {
             Error::Call { code, .. } => code.name_or_hex(),
             Error::LibraryNotFound(_) => "LIBRARY_NOT_FOUND".into(),
             Error::FunctionUnavailable { .. } => "FUNCTION_UNAVAILABLE".into(),
             Error::Driver { .. } => "DRIVER_CONTRACT".into(),
+            Error::CountTooLarge { .. } => "COUNT_TOO_LARGE".into(),
         }
     }
 
@@ -118,7 +129,8 @@ impl Error {
         match self {
             Error::Call { function, .. }
             | Error::FunctionUnavailable { function, .. }
-            | Error::Driver { function, .. } => Some(function),
+            | Error::Driver { function, .. }
+            | Error::CountTooLarge { function, .. } => Some(function),
             Error::LibraryNotFound(_) => None,
         }
     }
@@ -128,7 +140,9 @@ impl Error {
         match self {
             Error::Call { code, .. } => ErrorClass::of(*code),
             Error::FunctionUnavailable { .. } => ErrorClass::Unsupported,
-            Error::LibraryNotFound(_) | Error::Driver { .. } => ErrorClass::Other,
+            Error::LibraryNotFound(_) | Error::Driver { .. } | Error::CountTooLarge { .. } => {
+                ErrorClass::Other
+            }
         }
     }
 
@@ -167,6 +181,9 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Driver { function, message } => write!(f, "{function}: {message}"),
+            Error::CountTooLarge { function, count, cap } => {
+                write!(f, "{function} reported {count} elements, more than the {cap} an enumeration accepts")
+            }
         }
     }
 }

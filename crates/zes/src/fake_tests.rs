@@ -576,3 +576,75 @@ fn handles_are_send_sync_clone() {
     check::<crate::DeviceSnapshot>();
     check::<Error>();
 }
+
+/// Engine groups: `COUNTS[0]` announced on the count call; on an array call, `COUNTS[1]` written
+/// back with `ERROR_INVALID_SIZE` when it is larger than the array, else as many handles as fit.
+unsafe extern "C" fn huge_engines(
+    _: zes_device_handle_t,
+    count: *mut u32,
+    out: *mut zes_engine_handle_t,
+) -> ze_result_t {
+    let [announced, later, ..] = COUNTS.with(Cell::get);
+    // SAFETY: the caller follows the C contract of `zesDeviceEnumEngineGroups`.
+    unsafe {
+        if out.is_null() {
+            *count = announced;
+            return ZE_RESULT_SUCCESS;
+        }
+        if later > *count {
+            *count = later;
+            return ze_result_t::ERROR_INVALID_SIZE;
+        }
+        fill_handles(later, 0xe000, count, out, zes_engine_handle_t::from_raw)
+    }
+}
+
+#[test]
+fn a_huge_announced_count_is_refused_before_any_allocation() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    // The largest count accepted still enumerates.
+    let cap = crate::MAX_ENUMERATION_COUNT;
+    COUNTS.with(|c| c.set([cap, cap, 0, 0]));
+    assert_eq!(device.engines().unwrap().len(), cap as usize);
+    // One more is refused, naming the function and the count.
+    for huge in [cap + 1, u32::MAX] {
+        COUNTS.with(|c| c.set([huge, huge, 0, 0]));
+        let err = device.engines().unwrap_err();
+        let Error::CountTooLarge { function, count, cap: reported_cap } = err else { panic!("{err:?}") };
+        assert_eq!((function, count, reported_cap), ("zesDeviceEnumEngineGroups", huge, cap));
+        assert_eq!(err.code_name(), "COUNT_TOO_LARGE");
+        assert_eq!(err.function(), Some("zesDeviceEnumEngineGroups"));
+        assert_eq!(
+            err.to_string(),
+            format!("zesDeviceEnumEngineGroups reported {huge} elements, more than the 65536 an enumeration accepts")
+        );
+    }
+}
+
+#[test]
+fn a_huge_count_written_back_on_a_retry_is_refused() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    // 3 announced, then "the array is too small, 4,000,000,000 are needed".
+    COUNTS.with(|c| c.set([3, 4_000_000_000, 0, 0]));
+    let err = device.engines().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CountTooLarge { function: "zesDeviceEnumEngineGroups", count: 4_000_000_000, .. }
+        ),
+        "{err:?}"
+    );
+    // Growth up to the cap is followed.
+    COUNTS.with(|c| c.set([3, 40_000, 0, 0]));
+    assert_eq!(device.engines().unwrap().len(), 40_000);
+}
+
+#[test]
+fn a_snapshot_keeps_a_huge_count_as_the_error_of_that_metric() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    COUNTS.with(|c| c.set([u32::MAX, u32::MAX, 0, 0]));
+    let snap = device.snapshot(Duration::ZERO);
+    let e = snap.engines.error().expect("the engines are an error");
+    assert_eq!((e.code.as_str(), e.function), ("COUNT_TOO_LARGE", Some("zesDeviceEnumEngineGroups")));
+    assert_eq!(e.reason, ErrorClass::Other);
+}

@@ -682,3 +682,33 @@ fn unknown_enum_values_are_preserved() {
     // `library` keeps the (in-process) code alive for the table; nothing to unload.
     drop(library);
 }
+
+#[test]
+fn a_machine_with_more_clocks_than_the_cap_gives_an_error_not_an_allocation() {
+    let _g = lock();
+    // 100,001 available clocks (1 MHz to 100,001 MHz in 1 MHz steps) on the A770's GPU domain.
+    let toml = "[[devices]]\npreset='a770'\n[devices.frequency]\nmin_mhz=1\nmax_mhz=100001\nstep_mhz=1\n";
+    ctl(&serde_json::json!({"op": "load", "toml": toml}).to_string());
+    let s = sysman(InitPath::Zes);
+    let device = s.devices().unwrap().remove(0);
+    let gpu = device
+        .frequency_domains()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.properties().unwrap().domain == zes_freq_domain_t::GPU)
+        .unwrap();
+    let err = gpu.available_clocks().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            zes::Error::CountTooLarge {
+                function: "zesFrequencyGetAvailableClocks",
+                count: 100_001,
+                cap: zes::MAX_ENUMERATION_COUNT
+            }
+        ),
+        "{err:?}"
+    );
+    // The rest of the device still answers.
+    assert_eq!(value(&snap(&device).frequencies)[0].max_mhz, Reading::Value(100_001.0));
+}
