@@ -74,8 +74,9 @@ fn snapshot_json(py: Python<'_>, interval_s: f64, device: Option<usize>) -> PyRe
         let sysman = match SYSMAN.get() {
             Some(s) => s,
             None => {
-                let s = zes::Sysman::from_function_table(*lib.functions(), zes::InitPath::Auto)
-                    .map_err(|e| e.to_string())?;
+                // `lib` lives in a static and is never unloaded.
+                let s =
+                    zes::Sysman::from_static_library(lib, zes::InitPath::Auto).map_err(|e| e.to_string())?;
                 SYSMAN.get_or_init(|| s)
             }
         };

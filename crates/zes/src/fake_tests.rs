@@ -80,8 +80,15 @@ fn base_table() -> FunctionTable {
     }
 }
 
+/// A Sysman over a table of this module's doubles.
+fn from_table(table: FunctionTable, init_path: InitPath) -> crate::Result<Sysman> {
+    // SAFETY: the table points at functions compiled into this test binary (or at none), which
+    // stay callable for the whole process.
+    unsafe { Sysman::from_function_table(table, init_path) }
+}
+
 fn device_of(table: FunctionTable) -> crate::Device {
-    let sysman = Sysman::from_function_table(table, InitPath::Auto).expect("init");
+    let sysman = from_table(table, InitPath::Auto).expect("init");
     sysman.devices().expect("devices").remove(0)
 }
 
@@ -345,7 +352,7 @@ fn legacy_table() -> FunctionTable {
 #[test]
 fn init_paths_auto_zes_legacy_and_fallback() {
     // Old loader without zesInit: Auto takes the legacy path and sets ZES_ENABLE_SYSMAN.
-    let s = Sysman::from_function_table(legacy_table(), InitPath::Auto).unwrap();
+    let s = from_table(legacy_table(), InitPath::Auto).unwrap();
     assert_eq!(s.init_path(), InitPath::Legacy);
     assert_eq!(std::env::var("ZES_ENABLE_SYSMAN").as_deref(), Ok("1"));
     let devices = s.devices().unwrap();
@@ -353,18 +360,18 @@ fn init_paths_auto_zes_legacy_and_fallback() {
     assert_eq!(devices[1].raw().as_raw(), DEVICE + 0x11);
     assert_eq!(s.loader_version(), None);
     // Explicit zes on an old loader: the function is named.
-    let err = Sysman::from_function_table(legacy_table(), InitPath::Zes).unwrap_err();
+    let err = from_table(legacy_table(), InitPath::Zes).unwrap_err();
     assert!(matches!(err, Error::FunctionUnavailable { function: "zesInit", .. }), "{err:?}");
     // New loader: Auto takes zes.
-    let s = Sysman::from_function_table(base_table(), InitPath::Auto).unwrap();
+    let s = from_table(base_table(), InitPath::Auto).unwrap();
     assert_eq!(s.init_path(), InitPath::Zes);
     assert_eq!(s.drivers()[0].raw().as_raw(), DRIVER);
     // zesInit fails but the core API works: Auto falls back to legacy.
     let both = FunctionTable { zesInit: Some(failing_init), ..legacy_table() };
-    assert_eq!(Sysman::from_function_table(both, InitPath::Auto).unwrap().init_path(), InitPath::Legacy);
+    assert_eq!(from_table(both, InitPath::Auto).unwrap().init_path(), InitPath::Legacy);
     // zesInit fails and there is no core API: zesInit's error.
     let only = FunctionTable { zesInit: Some(failing_init), ..FunctionTable::default() };
-    let err = Sysman::from_function_table(only, InitPath::Auto).unwrap_err();
+    let err = from_table(only, InitPath::Auto).unwrap_err();
     assert_eq!(err.code(), Some(ze_result_t::ERROR_UNINITIALIZED));
     assert_eq!(err.function(), Some("zesInit"));
 }
@@ -507,7 +514,7 @@ fn snapshots_keep_per_metric_errors_and_serialize_with_stable_names() {
         zesPowerGetEnergyCounter: Some(energy_denied),
         ..base_table()
     };
-    let sysman = Sysman::from_function_table(table, InitPath::Zes).unwrap();
+    let sysman = from_table(table, InitPath::Zes).unwrap();
     let snaps = sysman.snapshot_all(Duration::from_millis(1)).unwrap();
     assert_eq!(snaps.len(), 1);
     let snap = &snaps[0];

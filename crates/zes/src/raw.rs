@@ -30,8 +30,8 @@ pub const MAX_ENUMERATION_COUNT: u32 = 1 << 16;
 /// The resolved functions of one opened library, plus what is needed to resolve the rest.
 pub(crate) struct Api {
     pub(crate) table: FunctionTable,
-    /// Keeps the code behind every pointer of `table` mapped; `None` for hand-made tables.
-    library: Option<Arc<Library>>,
+    /// Keeps the code behind every pointer of `table` mapped.
+    code: Code,
     /// Set once initialization succeeded (loaders report their version only after `zeInit`).
     loader_version: OnceLock<Option<String>>,
     /// Drivers that can be asked for extension function addresses.
@@ -41,11 +41,32 @@ pub(crate) struct Api {
     ext_cache: Mutex<HashMap<&'static str, usize>>,
 }
 
+/// What keeps the code of an [`Api`]'s function table mapped.
+pub(crate) enum Code {
+    /// A library this API shares ownership of: unloaded only after the last handle is gone.
+    Shared(Arc<Library>),
+    /// A library that is never unloaded (a `static`, or leaked).
+    Static(&'static Library),
+    /// A hand-made table whose caller promised to keep its code alive
+    /// (`Sysman::from_function_table`, an `unsafe fn`).
+    Promised,
+}
+
+impl Code {
+    fn library(&self) -> Option<&Library> {
+        match self {
+            Code::Shared(library) => Some(library),
+            Code::Static(library) => Some(library),
+            Code::Promised => None,
+        }
+    }
+}
+
 impl Api {
-    pub(crate) fn new(table: FunctionTable, library: Option<Arc<Library>>) -> Self {
+    pub(crate) fn new(table: FunctionTable, code: Code) -> Self {
         Api {
             table,
-            library,
+            code,
             loader_version: OnceLock::new(),
             drivers: Mutex::new(Vec::new()),
             ext_cache: Mutex::new(HashMap::new()),
@@ -58,7 +79,7 @@ impl Api {
 
     /// Asks the loader for its version; call after initialization.
     pub(crate) fn query_loader_version(&self) {
-        self.loader_version.get_or_init(|| self.library.as_ref().and_then(|l| l.loader_version()));
+        self.loader_version.get_or_init(|| self.code.library().and_then(Library::loader_version));
     }
 
     /// The version found by [`Api::query_loader_version`]; before it, asked anew (errors during
@@ -70,7 +91,7 @@ impl Api {
     fn loader_version_now(&self) -> Option<String> {
         match self.loader_version.get() {
             Some(v) => v.clone(),
-            None => self.library.as_ref().and_then(|l| l.loader_version()),
+            None => self.code.library().and_then(Library::loader_version),
         }
     }
 

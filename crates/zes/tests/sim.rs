@@ -664,7 +664,9 @@ fn unknown_enum_values_are_preserved() {
     let mut table = *library.functions();
     ENGINE_PROPS.get_or_init(|| table.zesEngineGetProperties.unwrap());
     table.zesEngineGetProperties = Some(future_engine_group);
-    let s = Sysman::from_function_table(table, InitPath::Zes).unwrap();
+    // SAFETY: the table points into the simulator linked into this test binary and at
+    // `future_engine_group`, both callable for the whole process.
+    let s = unsafe { Sysman::from_function_table(table, InitPath::Zes) }.unwrap();
     let device = &s.devices().unwrap()[2];
     let engine = device.engines().unwrap().remove(0);
     let group = engine.properties().unwrap().group;
@@ -711,4 +713,53 @@ fn a_machine_with_more_clocks_than_the_cap_gives_an_error_not_an_allocation() {
     );
     // The rest of the device still answers.
     assert_eq!(value(&snap(&device).frequencies)[0].max_mhz, Reading::Value(100_001.0));
+}
+
+/// Whether the simulated driver's file is mapped into this process.
+fn sim_is_mapped() -> bool {
+    let file = std::fs::canonicalize(sim_path()).unwrap();
+    std::fs::read_to_string("/proc/self/maps").unwrap().contains(file.to_str().unwrap())
+}
+
+/// The child half of `handles_keep_their_library_loaded`: the only user of the driver file.
+fn keep_alive_child() {
+    assert!(!sim_is_mapped(), "nothing else may hold the driver file in the child");
+    let library = zes::sys::Library::open_path(&sim_path()).unwrap();
+    let sysman = Sysman::builder().library_instance(library).init_path(InitPath::Zes).init().unwrap();
+    let device = sysman.devices().unwrap().remove(0);
+    let name = device.properties().unwrap().name;
+    drop(sysman);
+    // The last handle keeps the library loaded: its code is still there to call.
+    assert!(sim_is_mapped());
+    assert_eq!(device.properties().unwrap().name, name);
+    let power = device.power_domains().unwrap();
+    drop(device);
+    assert!(power[0].energy_counter().is_ok());
+    // Once the last handle is gone, the library is unloaded: the mapping above was the handles'.
+    drop(power);
+    assert!(!sim_is_mapped(), "the driver file stays mapped after the last handle");
+    // A library that is never unloaded: `from_static_library`.
+    let library: &'static zes::sys::Library =
+        Box::leak(Box::new(zes::sys::Library::open_path(&sim_path()).unwrap()));
+    let sysman = Sysman::from_static_library(library, InitPath::Zes).unwrap();
+    assert_eq!(sysman.library_path(), Some(sim_path().as_path()));
+    assert_eq!(sysman.devices().unwrap()[0].properties().unwrap().name, name);
+}
+
+#[test]
+fn handles_keep_their_library_loaded() {
+    const CHILD: &str = "ZES_TEST_KEEP_ALIVE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        keep_alive_child();
+        return;
+    }
+    // In a child process: the other tests of this binary keep the driver file loaded.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "handles_keep_their_library_loaded", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{:?}\n{text}", out.status);
+    assert!(text.contains("1 passed"), "{text}");
 }
