@@ -10,7 +10,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Broad class of an error, for code that only wants to know *why* a value is missing.
 ///
-/// Serialized as `"permission"`, `"unsupported"`, `"device_lost"` or `"other"`.
+/// Serialized as `"permission"`, `"unsupported"`, `"device_lost"`, `"implausible"` or `"other"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -20,17 +20,22 @@ pub enum ErrorClass {
     Unsupported,
     /// The device is gone (`ZE_RESULT_ERROR_DEVICE_LOST`).
     DeviceLost,
+    /// A derived rate beyond what the device can physically do (a counter glitch); never the
+    /// class of a C call's error, only of a snapshot reading (see [`crate::metrics`]).
+    Implausible,
     /// Anything else.
     Other,
 }
 
 impl ErrorClass {
-    /// The stable lowercase label used in snapshots (`permission`, `unsupported`, ...).
+    /// The stable lowercase label used in snapshots (`permission`, `unsupported`, ...), the same
+    /// as its serialized form.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Permission => "permission",
             ErrorClass::Unsupported => "unsupported",
             ErrorClass::DeviceLost => "device_lost",
+            ErrorClass::Implausible => "implausible",
             ErrorClass::Other => "other",
         }
     }

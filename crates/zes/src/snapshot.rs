@@ -24,7 +24,7 @@ use zes_sys::*;
 use crate::components::*;
 use crate::device::{Device, DeviceProperties, PciStats, Process};
 use crate::error::{Error, ErrorClass};
-use crate::metrics;
+use crate::metrics::{self, RateError};
 use crate::sysman::Sysman;
 use crate::types::label;
 
@@ -32,9 +32,10 @@ use crate::types::label;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReadingError {
     /// `ZE_RESULT_ERROR_...`, or `FUNCTION_UNAVAILABLE`, `NO_SAMPLE` (the rate could not be
-    /// derived: counter reset, identical timestamps).
+    /// derived: counter reset, identical timestamps), `IMPLAUSIBLE` (the rate is beyond what the
+    /// device can do: a counter glitch).
     pub code: String,
-    /// `permission`, `unsupported`, `device_lost` or `other`.
+    /// `permission`, `unsupported`, `device_lost`, `implausible` or `other`.
     pub reason: ErrorClass,
     /// The C function that failed, when one did.
     pub function: Option<&'static str>,
@@ -88,6 +89,16 @@ impl<T> Reading<T> {
         }
     }
 
+    /// A rate beyond what the device can physically do (see [`crate::metrics`]).
+    fn implausible(what: &str, value: f64, bound: f64) -> Self {
+        Reading::Error(ReadingError {
+            code: "IMPLAUSIBLE".into(),
+            reason: ErrorClass::Implausible,
+            function: None,
+            message: format!("{what}: {value} is beyond the plausible bound {bound} (a counter glitch)"),
+        })
+    }
+
     fn no_sample(what: &str) -> Self {
         Reading::Error(ReadingError {
             code: "NO_SAMPLE".into(),
@@ -106,15 +117,21 @@ fn rate<S, T>(
     what: &str,
     a: &Result<S, Error>,
     b: &Result<S, Error>,
-    f: impl Fn(&S, &S) -> Option<T>,
+    f: impl Fn(&S, &S) -> metrics::Rate<T>,
 ) -> Reading<T> {
     match (a, b) {
         (Err(e), _) | (_, Err(e)) => Reading::Error(e.into()),
         (Ok(a), Ok(b)) => match f(a, b) {
-            Some(v) => Reading::Value(v),
-            None => Reading::no_sample(what),
+            Ok(v) => Reading::Value(v),
+            Err(RateError::NoSample) => Reading::no_sample(what),
+            Err(RateError::Implausible { value, bound }) => Reading::implausible(what, value, bound),
         },
     }
+}
+
+/// The plausibility bound of a power domain (from its limits, else the physical cap).
+fn power_bound(props: &Result<PowerProperties, Error>) -> f64 {
+    props.as_ref().map_or(metrics::MAX_PLAUSIBLE_POWER_W, metrics::power_bound_w)
 }
 
 /// A power domain's average power.
@@ -283,13 +300,20 @@ impl Device {
                             Err(_) => "UNKNOWN".into(),
                         },
                         subdevice_id: props.as_ref().ok().and_then(|p| p.subdevice_id),
-                        power_w: rate("power", e0, &p.energy_counter(), metrics::power_watts),
+                        power_w: rate("power", e0, &p.energy_counter(), |a, b| {
+                            metrics::power_watts_within(a, b, power_bound(props))
+                        }),
                     })
                     .collect(),
             ),
         };
         let power_w = match (&before.card, &before.card_energy) {
-            (Ok(card), e0) => rate("card power", e0, &card.energy_counter(), metrics::power_watts),
+            (Ok(card), e0) => {
+                let bound = power_bound(&card.properties());
+                rate("card power", e0, &card.energy_counter(), |a, b| {
+                    metrics::power_watts_within(a, b, bound)
+                })
+            }
             (Err(card_err), _) => match &power_domains {
                 Reading::Value(list) => {
                     let roots: Vec<&PowerDomainReading> =

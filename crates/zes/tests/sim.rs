@@ -511,7 +511,7 @@ fn repeated_timestamps_yield_no_value_not_infinity() {
     let (a, b) = (p.energy_counter().unwrap(), p.energy_counter().unwrap());
     let c = p.energy_counter().unwrap();
     assert!(a.timestamp == b.timestamp || b.timestamp == c.timestamp);
-    assert_eq!(zes::metrics::power_watts(&a, &a), None);
+    assert_eq!(zes::metrics::power_watts(&a, &a), Err(zes::metrics::RateError::NoSample));
 }
 
 #[test]
@@ -762,4 +762,46 @@ fn handles_keep_their_library_loaded() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{:?}\n{text}", out.status);
     assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
+fn a_near_zero_energy_read_then_recovery_is_implausible_then_the_truth() {
+    let _g = lock();
+    let s = sysman(InitPath::Zes);
+    let device = &s.devices().unwrap()[2]; // the A770: 228 W max limit, bound 912 W
+    ctl(r#"{"op":"workload","device":2,"compute":1.0}"#);
+    advance(1000.0); // the counters hold ~1000 s of energy
+                     // The first samples of the window read near zero (the counter "wraps" at 1 mJ), the second
+                     // ones read the true counter again: forwards by the whole history within one second.
+    ctl(r#"{"op":"fault","energy_wrap_uj":1000}"#);
+    let glitched = device.snapshot_with(|| {
+        ctl(r#"{"op":"fault","energy_wrap_uj":null}"#);
+        advance(1.0);
+    });
+    let implausible = |r: &Reading<f64>, what: &str| {
+        let e = r.error().unwrap_or_else(|| panic!("{what}: expected implausible, got {r:?}"));
+        assert_eq!(
+            (e.code.as_str(), e.reason, e.function),
+            ("IMPLAUSIBLE", ErrorClass::Implausible, None),
+            "{what}"
+        );
+        assert!(e.message.contains("beyond the plausible bound 912"), "{what}: {}", e.message);
+    };
+    implausible(&glitched.power_w, "card power");
+    let domains = value(&glitched.power_domains);
+    assert!(!domains.is_empty());
+    for d in &domains {
+        implausible(&d.power_w, &d.domain);
+    }
+    let json = serde_json::to_value(&glitched).unwrap();
+    assert_eq!(json["power_w"]["error"]["reason"], "implausible");
+    assert_eq!(json["power_w"]["error"]["code"], "IMPLAUSIBLE");
+    // The next window is the model's truth again.
+    let snap = snap(device);
+    let truth = truth(2);
+    let card =
+        truth["power_w"].as_array().unwrap().iter().find(|p| p["domain"] == "ZES_POWER_DOMAIN_CARD").unwrap();
+    let card_w = card["watts"].as_f64().unwrap();
+    assert!(card_w > 100.0, "a busy A770 draws real power: {card_w}");
+    assert!(close(value(&snap.power_w), card_w, 1e-3), "{:?} vs {card_w}", snap.power_w);
 }
