@@ -655,3 +655,53 @@ fn a_snapshot_keeps_a_huge_count_as_the_error_of_that_metric() {
     assert_eq!((e.code.as_str(), e.function), ("COUNT_TOO_LARGE", Some("zesDeviceEnumEngineGroups")));
     assert_eq!(e.reason, ErrorClass::Other);
 }
+
+unsafe extern "C" fn no_engines(
+    _: zes_device_handle_t,
+    count: *mut u32,
+    out: *mut zes_engine_handle_t,
+) -> ze_result_t {
+    // SAFETY: the caller follows the C contract of `zesDeviceEnumEngineGroups`.
+    unsafe { fill_handles(0, 0xe000, count, out, zes_engine_handle_t::from_raw) }
+}
+unsafe extern "C" fn energy_needs_root(
+    _: zes_pwr_handle_t,
+    _: *mut zes_power_energy_counter_t,
+) -> ze_result_t {
+    ze_result_t::ERROR_INSUFFICIENT_PERMISSIONS
+}
+
+#[test]
+fn zero_engine_groups_are_a_permission_reading_only_beside_permission_refusals() {
+    // Issue 8, case 21. A device that answers its other telemetry and has no engine group.
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(no_engines), ..base_table() });
+    let e = device.snapshot(Duration::ZERO).engine_utilization_pct.error().cloned().unwrap();
+    assert_eq!((e.code.as_str(), e.reason, e.function), ("NO_SAMPLE", ErrorClass::Other, None));
+    // The same with its energy counter refused for permission: the groups were hidden.
+    let device = device_of(FunctionTable {
+        zesDeviceEnumEngineGroups: Some(no_engines),
+        zesDeviceEnumPowerDomains: Some(one_power),
+        zesPowerGetEnergyCounter: Some(energy_needs_root),
+        ..base_table()
+    });
+    let snap = device.snapshot(Duration::ZERO);
+    assert_eq!(snap.engines, Reading::Value(vec![]));
+    let e = snap.engine_utilization_pct.error().cloned().unwrap();
+    assert_eq!(
+        (e.code.as_str(), e.reason, e.function),
+        (
+            "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS",
+            ErrorClass::Permission,
+            Some("zesDeviceEnumEngineGroups")
+        )
+    );
+    assert_eq!(
+        e.message,
+        "no engine groups enumerated while zesPowerGetEnergyCounter was refused for missing privileges: \
+         drivers hide engine groups from unprivileged processes"
+    );
+    assert_eq!(
+        serde_json::to_value(&snap).unwrap()["engine_utilization_pct"]["error"]["reason"],
+        "permission"
+    );
+}

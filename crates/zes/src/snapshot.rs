@@ -134,6 +134,55 @@ fn power_bound(props: &Result<PowerProperties, Error>) -> f64 {
     props.as_ref().map_or(metrics::MAX_PLAUSIBLE_POWER_W, metrics::power_bound_w)
 }
 
+/// The first reading of a snapshot the driver refused for missing privileges: energy counters
+/// (card and domains), temperatures, memory bandwidth, the telemetry real drivers refuse
+/// without root.
+fn permission_refusal(
+    power_w: &Reading<f64>,
+    power_domains: &Reading<Vec<PowerDomainReading>>,
+    temperatures: &Reading<Vec<TemperatureReading>>,
+    memory: &Reading<Vec<MemoryReading>>,
+) -> Option<ReadingError> {
+    let domains = power_domains.value().into_iter().flatten().map(|d| d.power_w.error());
+    let sensors = temperatures.value().into_iter().flatten().map(|t| t.celsius.error());
+    let modules = memory.value().into_iter().flatten().map(|m| m.read_bytes_per_sec.error());
+    std::iter::once(power_w.error())
+        .chain(domains)
+        .chain(sensors)
+        .chain(modules)
+        .flatten()
+        .find(|e| e.reason == ErrorClass::Permission)
+        .cloned()
+}
+
+/// The overall utilization of a device that enumerated no engine group.
+///
+/// Real drivers do not refuse `zesDeviceEnumEngineGroups` without root: they enumerate zero
+/// groups (the engine busy counters come from the kernel's perf interface, which unprivileged
+/// processes may not open), while answering the device's other privileged telemetry (energy,
+/// temperature, memory bandwidth) with `ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS`. No call says
+/// "permission" for the engines themselves, so the binding judges by the device's own answers
+/// in the same snapshot, not by the process's user id (privileges are file permissions and
+/// capabilities, not only root): zero groups while another reading was refused for permission
+/// is a `permission` reading (code `ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS`, function
+/// `zesDeviceEnumEngineGroups`); zero groups on a device that answered everything else is
+/// `NO_SAMPLE` (`other`): the device reports no engines.
+fn no_engine_groups(permission_evidence: Option<ReadingError>) -> Reading<f64> {
+    match permission_evidence {
+        Some(evidence) => Reading::Error(ReadingError {
+            code: ze_result_t::ERROR_INSUFFICIENT_PERMISSIONS.name_or_hex(),
+            reason: ErrorClass::Permission,
+            function: Some("zesDeviceEnumEngineGroups"),
+            message: format!(
+                "no engine groups enumerated while {} was refused for missing privileges: drivers \
+                 hide engine groups from unprivileged processes",
+                evidence.function.unwrap_or("other telemetry")
+            ),
+        }),
+        None => Reading::no_sample("engines (none enumerated)"),
+    }
+}
+
 /// A power domain's average power.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PowerDomainReading {
@@ -344,27 +393,6 @@ impl Device {
                     .collect(),
             ),
         };
-        let engine_utilization_pct = match (&before.engines, &engines) {
-            (Ok(list), Reading::Value(readings)) => {
-                // Device-level groups where there are any, else the sub-devices' groups.
-                let has_root = readings.iter().any(|r| r.subdevice_id.is_none());
-                let groups: Vec<(zes_engine_group_t, f64)> = list
-                    .iter()
-                    .zip(readings)
-                    .filter(|(_, r)| !has_root || r.subdevice_id.is_none())
-                    .filter_map(|((_, p, _), r)| Some((p.as_ref().ok()?.group, *r.utilization_pct.value()?)))
-                    .collect();
-                match metrics::overall_utilization(&groups) {
-                    Some(u) => Reading::Value(u),
-                    None => match readings.iter().find_map(|r| r.utilization_pct.error()) {
-                        Some(e) => Reading::Error(e.clone()),
-                        None => Reading::no_sample("engines (none enumerated)"),
-                    },
-                }
-            }
-            (Err(e), _) => err(e),
-            _ => Reading::no_sample("engines"),
-        };
         let frequencies = match &before.freqs {
             Err(e) => err(e),
             Ok(list) => Reading::Value(
@@ -469,6 +497,30 @@ impl Device {
                     })
                     .collect(),
             ),
+        };
+        // Judged after the other readings: no engine group may be a matter of privileges.
+        let permission_evidence = permission_refusal(&power_w, &power_domains, &temperatures, &memory);
+        let engine_utilization_pct = match (&before.engines, &engines) {
+            (Ok(list), Reading::Value(readings)) => {
+                // Device-level groups where there are any, else the sub-devices' groups.
+                let has_root = readings.iter().any(|r| r.subdevice_id.is_none());
+                let groups: Vec<(zes_engine_group_t, f64)> = list
+                    .iter()
+                    .zip(readings)
+                    .filter(|(_, r)| !has_root || r.subdevice_id.is_none())
+                    .filter_map(|((_, p, _), r)| Some((p.as_ref().ok()?.group, *r.utilization_pct.value()?)))
+                    .collect();
+                match metrics::overall_utilization(&groups) {
+                    Some(u) => Reading::Value(u),
+                    None => match readings.iter().find_map(|r| r.utilization_pct.error()) {
+                        Some(e) => Reading::Error(e.clone()),
+                        None if readings.is_empty() => no_engine_groups(permission_evidence),
+                        None => Reading::no_sample("engines"),
+                    },
+                }
+            }
+            (Err(e), _) => err(e),
+            _ => Reading::no_sample("engines"),
         };
         let pci = match rate("pci", &before.pci, &self.pci_stats(), metrics::pci_throughput) {
             Reading::Value(t) => PciReading {

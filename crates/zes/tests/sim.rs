@@ -392,7 +392,11 @@ fn unprivileged_gives_per_metric_permission_errors() {
         value(&m.used_bytes); // memory state needs no privileges
     }
     assert!(value(&snap.engines).is_empty(), "no engine groups without privileges");
-    assert!(snap.engine_utilization_pct.error().is_some());
+    // No call refuses the engines: zero groups while the rest is refused for permission is one.
+    perm(&snap.engine_utilization_pct, "engine utilization");
+    let e = snap.engine_utilization_pct.error().unwrap();
+    assert_eq!(e.function, Some("zesDeviceEnumEngineGroups"));
+    assert!(e.message.contains("zesPowerGetEnergyCounter was refused"), "{}", e.message);
     assert!(value(&snap.frequencies).iter().all(|f| f.actual_mhz.value().is_some()));
     let json = serde_json::to_value(&snap).unwrap();
     assert_eq!(json["power_w"]["error"]["reason"], "permission");
