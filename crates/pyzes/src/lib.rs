@@ -31,13 +31,30 @@ const MAX_SNAPSHOT_WINDOW_S: f64 = 3600.0;
 /// `Exception` and escapes `except Exception`).
 pub(crate) fn guard<T>(py: Python<'_>, function: &str, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".into());
+        let message = LAST_PANIC.with(|last| last.borrow_mut().take()).unwrap_or_else(|| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into())
+        });
         Err(internal_error(py, function, &format!("internal error (a bug in pyzes): {message}")))
     })
+}
+
+thread_local! {
+    /// The last panic of this thread, with its location, kept by the hook for [`guard`].
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Replaces the printing panic hook of this module's Rust code (the module carries its own
+/// copy of the standard library, so nothing else in the process is affected): a library does
+/// not write to stderr; the panic and its location reach Python through [`guard`] instead.
+fn keep_panics_for_guard() {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string();
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some(text));
+    }));
 }
 
 /// `pyzes.errors.error_for(ZE_RESULT_ERROR_UNKNOWN, function, detail)`; a `RuntimeError` when
@@ -175,6 +192,7 @@ fn _panic_for_tests(py: Python<'_>, message: String) -> PyResult<()> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    keep_panics_for_guard();
     m.add_function(wrap_pyfunction!(use_library, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(last_load_error, m)?)?;

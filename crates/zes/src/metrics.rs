@@ -92,7 +92,8 @@ fn ratio(value: f64, full: f64) -> Rate<f64> {
 /// [`POWER_LIMIT_FACTOR`] x its max power limit (its default limit when it reports no maximum),
 /// at most [`MAX_PLAUSIBLE_POWER_W`], which is also the bound of a domain reporting neither.
 pub fn power_bound_w(properties: &PowerProperties) -> f64 {
-    match properties.max_limit_mw.or(properties.default_limit_mw).filter(|&mw| mw > 0) {
+    let known = |limit: Option<i32>| limit.filter(|&mw| mw > 0);
+    match known(properties.max_limit_mw).or(known(properties.default_limit_mw)) {
         Some(mw) => (f64::from(mw) / 1000.0 * POWER_LIMIT_FACTOR).min(MAX_PLAUSIBLE_POWER_W),
         None => MAX_PLAUSIBLE_POWER_W,
     }
@@ -330,6 +331,7 @@ mod tests {
         assert_eq!(power_bound_w(&props(None, Some(100_000))), 400.0);
         assert_eq!(power_bound_w(&props(None, None)), MAX_PLAUSIBLE_POWER_W);
         assert_eq!(power_bound_w(&props(Some(-5), None)), MAX_PLAUSIBLE_POWER_W);
+        assert_eq!(power_bound_w(&props(Some(-1), Some(100_000))), 400.0, "-1: an unknown max limit");
         assert_eq!(power_bound_w(&props(Some(i32::MAX), None)), MAX_PLAUSIBLE_POWER_W);
     }
 
