@@ -42,6 +42,16 @@ _lock = threading.RLock()
 _sysman: Sysman | None = None
 
 
+def _interval(interval: float) -> float:
+    """A sampling window in seconds: a finite number from 0 to `MAX_SNAPSHOT_WINDOW_S` (one hour),
+    else `ValueError` (never an `OverflowError` from `time.sleep` or a hang of days)."""
+    limit = A._native.MAX_SNAPSHOT_WINDOW_S
+    value = float(interval)
+    if not 0.0 <= value <= limit:  # also refuses NaN
+        raise ValueError(f"interval: expected a number of seconds from 0 to {limit:g}, got {interval!r}")
+    return value
+
+
 def _call(fn, *args) -> None:
     check(fn(*args), fn.__name__)
 
@@ -238,12 +248,16 @@ class MemoryModule(_Component):
 
     def bandwidth_bytes_per_s(self, interval: float = 0.1) -> tuple[float, float] | None:
         """Read and write bandwidth (bytes/s) over `interval` seconds; None when the two samples
-        give no rate (identical timestamps, a counter that went backwards)."""
+        give no rate (identical timestamps, a counter that went backwards) or an implausible one
+        (read + write above the module's `maxBandwidth` by more than 5 %)."""
+        interval = _interval(interval)
         a = self.bandwidth()
         time.sleep(interval)
         b = self.bandwidth()
         return A._native.memory_bandwidth(
-            (a.readCounter, a.writeCounter, a.timestamp), (b.readCounter, b.writeCounter, b.timestamp)
+            (a.readCounter, a.writeCounter, a.timestamp),
+            (b.readCounter, b.writeCounter, b.timestamp),
+            b.maxBandwidth,
         )
 
 
@@ -267,11 +281,18 @@ class PowerDomainHandle(_Component):
 
     def watts(self, interval: float = 0.1) -> float | None:
         """Average power over `interval` seconds, from two energy samples; None when they give no
-        rate (identical timestamps, or a counter that wrapped or reset: never a bogus value)."""
+        rate (identical timestamps, or a counter that wrapped or reset) or an implausible one
+        (above 4 x the domain's max power limit, at most 10 kW: a counter glitch). Never a bogus
+        value."""
+        interval = _interval(interval)
+        try:
+            limits = (self.properties.maxLimit, self.properties.defaultLimit)
+        except ZesError:
+            limits = (None, None)  # the bound is then the physical cap
         a = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
         time.sleep(interval)
         b = _get(A.zesPowerGetEnergyCounter, self.handle, A.zes_power_energy_counter_t)
-        return A._native.power_watts((a.energy, a.timestamp), (b.energy, b.timestamp))
+        return A._native.power_watts((a.energy, a.timestamp), (b.energy, b.timestamp), *limits)
 
     def limits(self) -> list[PowerLimit]:
         count = c_uint32(0)
@@ -369,7 +390,9 @@ class Engine(_Component):
         return s.activeTime, s.timestamp
 
     def utilization(self, interval: float = 0.1) -> float | None:
-        """Percent of `interval` the engine group was busy (None: the samples give no rate)."""
+        """Percent of `interval` the engine group was busy (None: the samples give no rate, or
+        one above 105 %)."""
+        interval = _interval(interval)
         a = self.activity()
         time.sleep(interval)
         b = self.activity()
@@ -563,6 +586,7 @@ class Device:
     def utilization(self, interval: float = 0.1, group: int | None = None) -> dict[str, float | None]:
         """Busy percent per engine group over one shared `interval` (None where the two samples
         give no rate); several engines of one group and tile report their busiest."""
+        interval = _interval(interval)
         engines = [e for e in self.engines() if group is None or e.properties.type == group]
         first = [e.activity() for e in engines]
         time.sleep(interval)
@@ -634,7 +658,9 @@ class Device:
         one `interval` (GIL released): properties, power (W, per domain), engine utilization (%),
         frequencies, temperatures, memory (used, bandwidth), PCI throughput, processes. A reading
         the driver refuses stands as `{"error": "ZE_RESULT_...", "reason": "permission" |
-        "unsupported" | "device_lost" | "other"}` instead of failing the whole snapshot."""
+        "unsupported" | "device_lost" | "implausible" | "other"}` instead of failing the whole
+        snapshot (`implausible`: a rate beyond what the device can do, a counter glitch).
+        `interval`: seconds, finite, from 0 to 3600 (`ValueError` otherwise)."""
         return _plain(json.loads(A._native.snapshot_json(interval, self.index))[0])
 
 

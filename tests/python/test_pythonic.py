@@ -142,6 +142,9 @@ def test_unprivileged_mode():
     refused = {"error": "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS", "reason": "permission"}
     assert snap["power_w"] == refused
     assert all(t["celsius"] == refused for t in snap["temperatures"])
+    # No engine group without privileges (as real drivers do): a permission reading, not "other".
+    assert snap["engines"] == []
+    assert snap["engine_utilization_pct"] == refused
     assert snap["frequencies"] and all(isinstance(f["actual_mhz"], float) for f in snap["frequencies"])
 
 

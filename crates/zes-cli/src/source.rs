@@ -29,6 +29,7 @@ pub fn unavailable(e: &Error) -> Unavailable {
         ErrorClass::Permission => Reason::Permission,
         ErrorClass::Unsupported => Reason::Unsupported,
         ErrorClass::DeviceLost => Reason::DeviceLost,
+        // `Implausible` (a derived rate, see `rate_reading`) and anything else.
         _ => Reason::Other,
     };
     Unavailable { reason, code: e.code_name(), function: e.function().map(str::to_owned) }
@@ -492,10 +493,19 @@ impl Parts {
     }
 }
 
-fn rate(prev: Option<&Raw>, f: impl Fn(&Raw) -> Option<f64>) -> Reading<f64> {
-    match prev.map(f) {
-        Some(Some(v)) => Reading::Ok(v),
-        Some(None) | None => Reading::pending(),
+fn rate(prev: Option<&Raw>, f: impl Fn(&Raw) -> Option<zes::metrics::Rate<f64>>) -> Reading<f64> {
+    rate_reading(&prev.and_then(f), |v| *v)
+}
+
+/// A rate of `zes::metrics`: pending without two samples (or when they give none), an error
+/// (code `IMPLAUSIBLE`) when it is beyond what the device can do.
+fn rate_reading<T>(rate: &Option<zes::metrics::Rate<T>>, part: impl Fn(&T) -> f64) -> Reading<f64> {
+    match rate {
+        Some(Ok(v)) => Reading::Ok(part(v)),
+        Some(Err(zes::metrics::RateError::Implausible { .. })) => {
+            Reading::Err(Unavailable { reason: Reason::Other, code: "IMPLAUSIBLE".into(), function: None })
+        }
+        Some(Err(zes::metrics::RateError::NoSample)) | None => Reading::pending(),
     }
 }
 
@@ -565,7 +575,7 @@ impl Sampler {
                 Reading::Err(e) => Reading::Err(e.clone()),
                 Reading::Ok(_) => rate(prev, |pr| {
                     let a = pr.energy.get(i).copied().flatten()?;
-                    zes::metrics::power_watts(&a, cur.as_ref()?)
+                    Some(zes::metrics::power_watts(&a, cur.as_ref()?))
                 }),
             };
             power.push(PowerStat {
@@ -586,7 +596,7 @@ impl Sampler {
             let throttle_ratio = match &tt {
                 Err(e) => Reading::Err(unavailable(e)),
                 Ok(_) => rate(prev, |pr| {
-                    zes::metrics::throttle_ratio(&pr.throttle.get(i).copied().flatten()?, cur.as_ref()?)
+                    Some(zes::metrics::throttle_ratio(&pr.throttle.get(i).copied().flatten()?, cur.as_ref()?))
                 }),
             };
             let st = r(state);
@@ -625,13 +635,12 @@ impl Sampler {
             let rates = match &bw {
                 Err(e) => Err(unavailable(e)),
                 Ok(_) => Ok(prev.and_then(|pr| {
-                    zes::metrics::memory_bandwidth(&pr.bw.get(i).copied().flatten()?, cur.as_ref()?)
+                    Some(zes::metrics::memory_bandwidth(&pr.bw.get(i).copied().flatten()?, cur.as_ref()?))
                 })),
             };
             let rr = |f: fn(&zes::metrics::Rates) -> f64| match &rates {
                 Err(e) => Reading::Err(e.clone()),
-                Ok(Some(x)) => Reading::Ok(f(x)),
-                Ok(None) => Reading::pending(),
+                Ok(rate) => rate_reading(rate, f),
             };
             let bwr = r(bw);
             memory.push(MemoryStat {
@@ -657,8 +666,13 @@ impl Sampler {
             let utilization = match &act {
                 Err(err) => Reading::Err(unavailable(err)),
                 Ok(_) => rate(prev, |pr| {
-                    zes::metrics::engine_utilization(&pr.engine.get(i).copied().flatten()?, cur.as_ref()?)
-                        .map(|p| p / 100.0)
+                    Some(
+                        zes::metrics::engine_utilization(
+                            &pr.engine.get(i).copied().flatten()?,
+                            cur.as_ref()?,
+                        )
+                        .map(|p| p / 100.0),
+                    )
                 }),
             };
             engines.push(EngineStat { group: group.clone(), subdevice: *sd, utilization });
@@ -667,12 +681,12 @@ impl Sampler {
         let pci_stats = self.device.pci_stats();
         raw.pci = pci_stats.as_ref().ok().copied();
         let pci = r(pci_stats).map(|s| {
-            let t = prev.and_then(|pr| zes::metrics::pci_throughput(&pr.pci?, &s));
+            let t = prev.and_then(|pr| Some(zes::metrics::pci_throughput(&pr.pci?, &s)));
             PciStat {
                 rx_bytes: Reading::Ok(s.rx_counter),
                 tx_bytes: Reading::Ok(s.tx_counter),
-                rx_bytes_per_s: t.map(|t| Reading::Ok(t.rx_bytes_per_sec)).unwrap_or_else(Reading::pending),
-                tx_bytes_per_s: t.map(|t| Reading::Ok(t.tx_bytes_per_sec)).unwrap_or_else(Reading::pending),
+                rx_bytes_per_s: rate_reading(&t, |t| t.rx_bytes_per_sec),
+                tx_bytes_per_s: rate_reading(&t, |t| t.tx_bytes_per_sec),
             }
         });
 

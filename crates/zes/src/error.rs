@@ -10,7 +10,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Broad class of an error, for code that only wants to know *why* a value is missing.
 ///
-/// Serialized as `"permission"`, `"unsupported"`, `"device_lost"` or `"other"`.
+/// Serialized as `"permission"`, `"unsupported"`, `"device_lost"`, `"implausible"` or `"other"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -20,17 +20,22 @@ pub enum ErrorClass {
     Unsupported,
     /// The device is gone (`ZE_RESULT_ERROR_DEVICE_LOST`).
     DeviceLost,
+    /// A derived rate beyond what the device can physically do (a counter glitch); never the
+    /// class of a C call's error, only of a snapshot reading (see [`crate::metrics`]).
+    Implausible,
     /// Anything else.
     Other,
 }
 
 impl ErrorClass {
-    /// The stable lowercase label used in snapshots (`permission`, `unsupported`, ...).
+    /// The stable lowercase label used in snapshots (`permission`, `unsupported`, ...), the same
+    /// as its serialized form.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Permission => "permission",
             ErrorClass::Unsupported => "unsupported",
             ErrorClass::DeviceLost => "device_lost",
+            ErrorClass::Implausible => "implausible",
             ErrorClass::Other => "other",
         }
     }
@@ -78,6 +83,16 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The driver reported more elements than a two-call enumeration accepts
+    /// ([`crate::MAX_ENUMERATION_COUNT`]); nothing of that size was allocated.
+    CountTooLarge {
+        /// The enumerating C function (`zesFrequencyGetAvailableClocks`).
+        function: &'static str,
+        /// The count the driver reported.
+        count: u32,
+        /// The largest count accepted.
+        cap: u32,
+    },
 }
 
 impl Error {
@@ -103,13 +118,14 @@ impl Error {
 
     /// The C name of the result code (`ZE_RESULT_ERROR_DEVICE_LOST`), its hex value when the
     /// code is unknown to this crate, or a descriptive name for the other kinds
-    /// (`LIBRARY_NOT_FOUND`, `FUNCTION_UNAVAILABLE`, `DRIVER_CONTRACT`).
+    /// (`LIBRARY_NOT_FOUND`, `FUNCTION_UNAVAILABLE`, `DRIVER_CONTRACT`, `COUNT_TOO_LARGE`).
     pub fn code_name(&self) -> String {
         match self {
             Error::Call { code, .. } => code.name_or_hex(),
             Error::LibraryNotFound(_) => "LIBRARY_NOT_FOUND".into(),
             Error::FunctionUnavailable { .. } => "FUNCTION_UNAVAILABLE".into(),
             Error::Driver { .. } => "DRIVER_CONTRACT".into(),
+            Error::CountTooLarge { .. } => "COUNT_TOO_LARGE".into(),
         }
     }
 
@@ -118,7 +134,8 @@ impl Error {
         match self {
             Error::Call { function, .. }
             | Error::FunctionUnavailable { function, .. }
-            | Error::Driver { function, .. } => Some(function),
+            | Error::Driver { function, .. }
+            | Error::CountTooLarge { function, .. } => Some(function),
             Error::LibraryNotFound(_) => None,
         }
     }
@@ -128,7 +145,9 @@ impl Error {
         match self {
             Error::Call { code, .. } => ErrorClass::of(*code),
             Error::FunctionUnavailable { .. } => ErrorClass::Unsupported,
-            Error::LibraryNotFound(_) | Error::Driver { .. } => ErrorClass::Other,
+            Error::LibraryNotFound(_) | Error::Driver { .. } | Error::CountTooLarge { .. } => {
+                ErrorClass::Other
+            }
         }
     }
 
@@ -167,6 +186,9 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Driver { function, message } => write!(f, "{function}: {message}"),
+            Error::CountTooLarge { function, count, cap } => {
+                write!(f, "{function} reported {count} elements, more than the {cap} an enumeration accepts")
+            }
         }
     }
 }

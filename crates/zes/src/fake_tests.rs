@@ -80,8 +80,15 @@ fn base_table() -> FunctionTable {
     }
 }
 
+/// A Sysman over a table of this module's doubles.
+fn from_table(table: FunctionTable, init_path: InitPath) -> crate::Result<Sysman> {
+    // SAFETY: the table points at functions compiled into this test binary (or at none), which
+    // stay callable for the whole process.
+    unsafe { Sysman::from_function_table(table, init_path) }
+}
+
 fn device_of(table: FunctionTable) -> crate::Device {
-    let sysman = Sysman::from_function_table(table, InitPath::Auto).expect("init");
+    let sysman = from_table(table, InitPath::Auto).expect("init");
     sysman.devices().expect("devices").remove(0)
 }
 
@@ -345,7 +352,7 @@ fn legacy_table() -> FunctionTable {
 #[test]
 fn init_paths_auto_zes_legacy_and_fallback() {
     // Old loader without zesInit: Auto takes the legacy path and sets ZES_ENABLE_SYSMAN.
-    let s = Sysman::from_function_table(legacy_table(), InitPath::Auto).unwrap();
+    let s = from_table(legacy_table(), InitPath::Auto).unwrap();
     assert_eq!(s.init_path(), InitPath::Legacy);
     assert_eq!(std::env::var("ZES_ENABLE_SYSMAN").as_deref(), Ok("1"));
     let devices = s.devices().unwrap();
@@ -353,18 +360,18 @@ fn init_paths_auto_zes_legacy_and_fallback() {
     assert_eq!(devices[1].raw().as_raw(), DEVICE + 0x11);
     assert_eq!(s.loader_version(), None);
     // Explicit zes on an old loader: the function is named.
-    let err = Sysman::from_function_table(legacy_table(), InitPath::Zes).unwrap_err();
+    let err = from_table(legacy_table(), InitPath::Zes).unwrap_err();
     assert!(matches!(err, Error::FunctionUnavailable { function: "zesInit", .. }), "{err:?}");
     // New loader: Auto takes zes.
-    let s = Sysman::from_function_table(base_table(), InitPath::Auto).unwrap();
+    let s = from_table(base_table(), InitPath::Auto).unwrap();
     assert_eq!(s.init_path(), InitPath::Zes);
     assert_eq!(s.drivers()[0].raw().as_raw(), DRIVER);
     // zesInit fails but the core API works: Auto falls back to legacy.
     let both = FunctionTable { zesInit: Some(failing_init), ..legacy_table() };
-    assert_eq!(Sysman::from_function_table(both, InitPath::Auto).unwrap().init_path(), InitPath::Legacy);
+    assert_eq!(from_table(both, InitPath::Auto).unwrap().init_path(), InitPath::Legacy);
     // zesInit fails and there is no core API: zesInit's error.
     let only = FunctionTable { zesInit: Some(failing_init), ..FunctionTable::default() };
-    let err = Sysman::from_function_table(only, InitPath::Auto).unwrap_err();
+    let err = from_table(only, InitPath::Auto).unwrap_err();
     assert_eq!(err.code(), Some(ze_result_t::ERROR_UNINITIALIZED));
     assert_eq!(err.function(), Some("zesInit"));
 }
@@ -507,7 +514,7 @@ fn snapshots_keep_per_metric_errors_and_serialize_with_stable_names() {
         zesPowerGetEnergyCounter: Some(energy_denied),
         ..base_table()
     };
-    let sysman = Sysman::from_function_table(table, InitPath::Zes).unwrap();
+    let sysman = from_table(table, InitPath::Zes).unwrap();
     let snaps = sysman.snapshot_all(Duration::from_millis(1)).unwrap();
     assert_eq!(snaps.len(), 1);
     let snap = &snaps[0];
@@ -575,4 +582,126 @@ fn handles_are_send_sync_clone() {
     check::<crate::PerformanceFactor>();
     check::<crate::DeviceSnapshot>();
     check::<Error>();
+}
+
+/// Engine groups: `COUNTS[0]` announced on the count call; on an array call, `COUNTS[1]` written
+/// back with `ERROR_INVALID_SIZE` when it is larger than the array, else as many handles as fit.
+unsafe extern "C" fn huge_engines(
+    _: zes_device_handle_t,
+    count: *mut u32,
+    out: *mut zes_engine_handle_t,
+) -> ze_result_t {
+    let [announced, later, ..] = COUNTS.with(Cell::get);
+    // SAFETY: the caller follows the C contract of `zesDeviceEnumEngineGroups`.
+    unsafe {
+        if out.is_null() {
+            *count = announced;
+            return ZE_RESULT_SUCCESS;
+        }
+        if later > *count {
+            *count = later;
+            return ze_result_t::ERROR_INVALID_SIZE;
+        }
+        fill_handles(later, 0xe000, count, out, zes_engine_handle_t::from_raw)
+    }
+}
+
+#[test]
+fn a_huge_announced_count_is_refused_before_any_allocation() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    // The largest count accepted still enumerates.
+    let cap = crate::MAX_ENUMERATION_COUNT;
+    COUNTS.with(|c| c.set([cap, cap, 0, 0]));
+    assert_eq!(device.engines().unwrap().len(), cap as usize);
+    // One more is refused, naming the function and the count.
+    for huge in [cap + 1, u32::MAX] {
+        COUNTS.with(|c| c.set([huge, huge, 0, 0]));
+        let err = device.engines().unwrap_err();
+        let Error::CountTooLarge { function, count, cap: reported_cap } = err else { panic!("{err:?}") };
+        assert_eq!((function, count, reported_cap), ("zesDeviceEnumEngineGroups", huge, cap));
+        assert_eq!(err.code_name(), "COUNT_TOO_LARGE");
+        assert_eq!(err.function(), Some("zesDeviceEnumEngineGroups"));
+        assert_eq!(
+            err.to_string(),
+            format!("zesDeviceEnumEngineGroups reported {huge} elements, more than the 65536 an enumeration accepts")
+        );
+    }
+}
+
+#[test]
+fn a_huge_count_written_back_on_a_retry_is_refused() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    // 3 announced, then "the array is too small, 4,000,000,000 are needed".
+    COUNTS.with(|c| c.set([3, 4_000_000_000, 0, 0]));
+    let err = device.engines().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CountTooLarge { function: "zesDeviceEnumEngineGroups", count: 4_000_000_000, .. }
+        ),
+        "{err:?}"
+    );
+    // Growth up to the cap is followed.
+    COUNTS.with(|c| c.set([3, 40_000, 0, 0]));
+    assert_eq!(device.engines().unwrap().len(), 40_000);
+}
+
+#[test]
+fn a_snapshot_keeps_a_huge_count_as_the_error_of_that_metric() {
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(huge_engines), ..base_table() });
+    COUNTS.with(|c| c.set([u32::MAX, u32::MAX, 0, 0]));
+    let snap = device.snapshot(Duration::ZERO);
+    let e = snap.engines.error().expect("the engines are an error");
+    assert_eq!((e.code.as_str(), e.function), ("COUNT_TOO_LARGE", Some("zesDeviceEnumEngineGroups")));
+    assert_eq!(e.reason, ErrorClass::Other);
+}
+
+unsafe extern "C" fn no_engines(
+    _: zes_device_handle_t,
+    count: *mut u32,
+    out: *mut zes_engine_handle_t,
+) -> ze_result_t {
+    // SAFETY: the caller follows the C contract of `zesDeviceEnumEngineGroups`.
+    unsafe { fill_handles(0, 0xe000, count, out, zes_engine_handle_t::from_raw) }
+}
+unsafe extern "C" fn energy_needs_root(
+    _: zes_pwr_handle_t,
+    _: *mut zes_power_energy_counter_t,
+) -> ze_result_t {
+    ze_result_t::ERROR_INSUFFICIENT_PERMISSIONS
+}
+
+#[test]
+fn zero_engine_groups_are_a_permission_reading_only_beside_permission_refusals() {
+    // Issue 8, case 21. A device that answers its other telemetry and has no engine group.
+    let device = device_of(FunctionTable { zesDeviceEnumEngineGroups: Some(no_engines), ..base_table() });
+    let e = device.snapshot(Duration::ZERO).engine_utilization_pct.error().cloned().unwrap();
+    assert_eq!((e.code.as_str(), e.reason, e.function), ("NO_SAMPLE", ErrorClass::Other, None));
+    // The same with its energy counter refused for permission: the groups were hidden.
+    let device = device_of(FunctionTable {
+        zesDeviceEnumEngineGroups: Some(no_engines),
+        zesDeviceEnumPowerDomains: Some(one_power),
+        zesPowerGetEnergyCounter: Some(energy_needs_root),
+        ..base_table()
+    });
+    let snap = device.snapshot(Duration::ZERO);
+    assert_eq!(snap.engines, Reading::Value(vec![]));
+    let e = snap.engine_utilization_pct.error().cloned().unwrap();
+    assert_eq!(
+        (e.code.as_str(), e.reason, e.function),
+        (
+            "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS",
+            ErrorClass::Permission,
+            Some("zesDeviceEnumEngineGroups")
+        )
+    );
+    assert_eq!(
+        e.message,
+        "no engine groups enumerated while zesPowerGetEnergyCounter was refused for missing privileges: \
+         drivers hide engine groups from unprivileged processes"
+    );
+    assert_eq!(
+        serde_json::to_value(&snap).unwrap()["engine_utilization_pct"]["error"]["reason"],
+        "permission"
+    );
 }

@@ -46,7 +46,7 @@ mod types;
 pub use components::*;
 pub use device::*;
 pub use error::{Error, ErrorClass, Result};
-pub use raw::{Chain2, Extensions};
+pub use raw::{Chain2, Extensions, MAX_ENUMERATION_COUNT};
 pub use snapshot::{DeviceSnapshot, Reading, ReadingError};
 pub use sysman::{Builder, Driver, DriverExtension, InitPath, Sysman};
 pub use types::Uuid;

@@ -19,11 +19,19 @@ use crate::error::{Error, Result};
 /// How many times a two-call enumeration is retried when the count keeps changing.
 const ENUM_RETRIES: usize = 8;
 
+/// The largest count any two-call enumeration accepts from the driver (65,536): devices,
+/// drivers, components of every kind, processes, available clocks, power limits, BARs, engine
+/// activities. Far above what a real device reports (hundreds of clocks, thousands of
+/// processes), it bounds what a faulty or hostile driver can make the binding allocate (65,536
+/// elements of the largest enumerated struct is a few tens of MB). A larger count is refused
+/// with [`Error::CountTooLarge`], naming the function and the count; nothing is allocated for it.
+pub const MAX_ENUMERATION_COUNT: u32 = 1 << 16;
+
 /// The resolved functions of one opened library, plus what is needed to resolve the rest.
 pub(crate) struct Api {
     pub(crate) table: FunctionTable,
-    /// Keeps the code behind every pointer of `table` mapped; `None` for hand-made tables.
-    library: Option<Arc<Library>>,
+    /// Keeps the code behind every pointer of `table` mapped.
+    code: Code,
     /// Set once initialization succeeded (loaders report their version only after `zeInit`).
     loader_version: OnceLock<Option<String>>,
     /// Drivers that can be asked for extension function addresses.
@@ -33,11 +41,32 @@ pub(crate) struct Api {
     ext_cache: Mutex<HashMap<&'static str, usize>>,
 }
 
+/// What keeps the code of an [`Api`]'s function table mapped.
+pub(crate) enum Code {
+    /// A library this API shares ownership of: unloaded only after the last handle is gone.
+    Shared(Arc<Library>),
+    /// A library that is never unloaded (a `static`, or leaked).
+    Static(&'static Library),
+    /// A hand-made table whose caller promised to keep its code alive
+    /// (`Sysman::from_function_table`, an `unsafe fn`).
+    Promised,
+}
+
+impl Code {
+    fn library(&self) -> Option<&Library> {
+        match self {
+            Code::Shared(library) => Some(library),
+            Code::Static(library) => Some(library),
+            Code::Promised => None,
+        }
+    }
+}
+
 impl Api {
-    pub(crate) fn new(table: FunctionTable, library: Option<Arc<Library>>) -> Self {
+    pub(crate) fn new(table: FunctionTable, code: Code) -> Self {
         Api {
             table,
-            library,
+            code,
             loader_version: OnceLock::new(),
             drivers: Mutex::new(Vec::new()),
             ext_cache: Mutex::new(HashMap::new()),
@@ -50,7 +79,7 @@ impl Api {
 
     /// Asks the loader for its version; call after initialization.
     pub(crate) fn query_loader_version(&self) {
-        self.loader_version.get_or_init(|| self.library.as_ref().and_then(|l| l.loader_version()));
+        self.loader_version.get_or_init(|| self.code.library().and_then(Library::loader_version));
     }
 
     /// The version found by [`Api::query_loader_version`]; before it, asked anew (errors during
@@ -62,7 +91,7 @@ impl Api {
     fn loader_version_now(&self) -> Option<String> {
         match self.loader_version.get() {
             Some(v) => v.clone(),
-            None => self.library.as_ref().and_then(|l| l.loader_version()),
+            None => self.code.library().and_then(Library::loader_version),
         }
     }
 
@@ -311,6 +340,9 @@ pub(crate) fn enumerate_root<T: Default + Clone>(
 }
 
 /// The protocol of [`enumerate`], over `call(count, array)`.
+///
+/// A count above [`MAX_ENUMERATION_COUNT`] (announced, or written back on a retry) is refused
+/// with [`Error::CountTooLarge`] before anything of that size is allocated.
 fn enumerate_with<T: Default + Clone>(
     name: &'static str,
     mut call: impl FnMut(*mut u32, *mut T) -> ze_result_t,
@@ -320,14 +352,16 @@ fn enumerate_with<T: Default + Clone>(
     if count == 0 {
         return Ok(Vec::new());
     }
-    let mut capacity = count.saturating_add(1);
+    within_cap(name, count)?;
+    // One spare slot to notice a set that grew; at most `MAX_ENUMERATION_COUNT + 1`.
+    let mut capacity = count + 1;
     for _ in 0..ENUM_RETRIES {
         let mut items = vec![T::default(); capacity as usize];
         let mut written = capacity;
         let code = call(&mut written, items.as_mut_ptr());
         if code == ze_result_t::ERROR_INVALID_SIZE || (code == ZE_RESULT_SUCCESS && written >= capacity) {
             // The set grew (the spare slot was used, or the array was refused as too small).
-            capacity = grow(capacity, written);
+            capacity = grow(name, capacity, written)?;
             continue;
         }
         check(name, code)?;
@@ -340,10 +374,28 @@ fn enumerate_with<T: Default + Clone>(
     })
 }
 
+/// Refuses a count the driver reported that is above [`MAX_ENUMERATION_COUNT`].
+fn within_cap(name: &'static str, count: u32) -> Result<()> {
+    if count > MAX_ENUMERATION_COUNT {
+        return Err(Error::CountTooLarge { function: name, count, cap: MAX_ENUMERATION_COUNT });
+    }
+    Ok(())
+}
+
 /// The next array size after a set outgrew `capacity` (`reported`: the count the driver
-/// wrote back, which may be the new size).
-fn grow(capacity: u32, reported: u32) -> u32 {
-    capacity.saturating_mul(2).max(reported.saturating_add(1)).min(1 << 20)
+/// wrote back, which may be the new size): twice the room, at least `reported + 1`, at most
+/// `MAX_ENUMERATION_COUNT + 1`; an error once that much room was already not enough.
+fn grow(name: &'static str, capacity: u32, reported: u32) -> Result<u32> {
+    const LARGEST: u32 = MAX_ENUMERATION_COUNT + 1;
+    if capacity >= LARGEST {
+        return Err(Error::CountTooLarge {
+            function: name,
+            count: reported.max(capacity),
+            cap: MAX_ENUMERATION_COUNT,
+        });
+    }
+    within_cap(name, reported)?;
+    Ok(capacity.saturating_mul(2).max(reported.saturating_add(1)).min(LARGEST))
 }
 
 /// The `stype`/`pNext` header every [`Chainable`] struct starts with.

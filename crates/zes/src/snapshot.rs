@@ -24,7 +24,7 @@ use zes_sys::*;
 use crate::components::*;
 use crate::device::{Device, DeviceProperties, PciStats, Process};
 use crate::error::{Error, ErrorClass};
-use crate::metrics;
+use crate::metrics::{self, RateError};
 use crate::sysman::Sysman;
 use crate::types::label;
 
@@ -32,9 +32,10 @@ use crate::types::label;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReadingError {
     /// `ZE_RESULT_ERROR_...`, or `FUNCTION_UNAVAILABLE`, `NO_SAMPLE` (the rate could not be
-    /// derived: counter reset, identical timestamps).
+    /// derived: counter reset, identical timestamps), `IMPLAUSIBLE` (the rate is beyond what the
+    /// device can do: a counter glitch).
     pub code: String,
-    /// `permission`, `unsupported`, `device_lost` or `other`.
+    /// `permission`, `unsupported`, `device_lost`, `implausible` or `other`.
     pub reason: ErrorClass,
     /// The C function that failed, when one did.
     pub function: Option<&'static str>,
@@ -88,6 +89,16 @@ impl<T> Reading<T> {
         }
     }
 
+    /// A rate beyond what the device can physically do (see [`crate::metrics`]).
+    fn implausible(what: &str, value: f64, bound: f64) -> Self {
+        Reading::Error(ReadingError {
+            code: "IMPLAUSIBLE".into(),
+            reason: ErrorClass::Implausible,
+            function: None,
+            message: format!("{what}: {value} is beyond the plausible bound {bound} (a counter glitch)"),
+        })
+    }
+
     fn no_sample(what: &str) -> Self {
         Reading::Error(ReadingError {
             code: "NO_SAMPLE".into(),
@@ -106,14 +117,69 @@ fn rate<S, T>(
     what: &str,
     a: &Result<S, Error>,
     b: &Result<S, Error>,
-    f: impl Fn(&S, &S) -> Option<T>,
+    f: impl Fn(&S, &S) -> metrics::Rate<T>,
 ) -> Reading<T> {
     match (a, b) {
         (Err(e), _) | (_, Err(e)) => Reading::Error(e.into()),
         (Ok(a), Ok(b)) => match f(a, b) {
-            Some(v) => Reading::Value(v),
-            None => Reading::no_sample(what),
+            Ok(v) => Reading::Value(v),
+            Err(RateError::NoSample) => Reading::no_sample(what),
+            Err(RateError::Implausible { value, bound }) => Reading::implausible(what, value, bound),
         },
+    }
+}
+
+/// The plausibility bound of a power domain (from its limits, else the physical cap).
+fn power_bound(props: &Result<PowerProperties, Error>) -> f64 {
+    props.as_ref().map_or(metrics::MAX_PLAUSIBLE_POWER_W, metrics::power_bound_w)
+}
+
+/// The first reading of a snapshot the driver refused for missing privileges: energy counters
+/// (card and domains), temperatures, memory bandwidth, the telemetry real drivers refuse
+/// without root.
+fn permission_refusal(
+    power_w: &Reading<f64>,
+    power_domains: &Reading<Vec<PowerDomainReading>>,
+    temperatures: &Reading<Vec<TemperatureReading>>,
+    memory: &Reading<Vec<MemoryReading>>,
+) -> Option<ReadingError> {
+    let domains = power_domains.value().into_iter().flatten().map(|d| d.power_w.error());
+    let sensors = temperatures.value().into_iter().flatten().map(|t| t.celsius.error());
+    let modules = memory.value().into_iter().flatten().map(|m| m.read_bytes_per_sec.error());
+    std::iter::once(power_w.error())
+        .chain(domains)
+        .chain(sensors)
+        .chain(modules)
+        .flatten()
+        .find(|e| e.reason == ErrorClass::Permission)
+        .cloned()
+}
+
+/// The overall utilization of a device that enumerated no engine group.
+///
+/// Real drivers do not refuse `zesDeviceEnumEngineGroups` without root: they enumerate zero
+/// groups (the engine busy counters come from the kernel's perf interface, which unprivileged
+/// processes may not open), while answering the device's other privileged telemetry (energy,
+/// temperature, memory bandwidth) with `ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS`. No call says
+/// "permission" for the engines themselves, so the binding judges by the device's own answers
+/// in the same snapshot, not by the process's user id (privileges are file permissions and
+/// capabilities, not only root): zero groups while another reading was refused for permission
+/// is a `permission` reading (code `ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS`, function
+/// `zesDeviceEnumEngineGroups`); zero groups on a device that answered everything else is
+/// `NO_SAMPLE` (`other`): the device reports no engines.
+fn no_engine_groups(permission_evidence: Option<ReadingError>) -> Reading<f64> {
+    match permission_evidence {
+        Some(evidence) => Reading::Error(ReadingError {
+            code: ze_result_t::ERROR_INSUFFICIENT_PERMISSIONS.name_or_hex(),
+            reason: ErrorClass::Permission,
+            function: Some("zesDeviceEnumEngineGroups"),
+            message: format!(
+                "no engine groups enumerated while {} was refused for missing privileges: drivers \
+                 hide engine groups from unprivileged processes",
+                evidence.function.unwrap_or("other telemetry")
+            ),
+        }),
+        None => Reading::no_sample("engines (none enumerated)"),
     }
 }
 
@@ -283,13 +349,20 @@ impl Device {
                             Err(_) => "UNKNOWN".into(),
                         },
                         subdevice_id: props.as_ref().ok().and_then(|p| p.subdevice_id),
-                        power_w: rate("power", e0, &p.energy_counter(), metrics::power_watts),
+                        power_w: rate("power", e0, &p.energy_counter(), |a, b| {
+                            metrics::power_watts_within(a, b, power_bound(props))
+                        }),
                     })
                     .collect(),
             ),
         };
         let power_w = match (&before.card, &before.card_energy) {
-            (Ok(card), e0) => rate("card power", e0, &card.energy_counter(), metrics::power_watts),
+            (Ok(card), e0) => {
+                let bound = power_bound(&card.properties());
+                rate("card power", e0, &card.energy_counter(), |a, b| {
+                    metrics::power_watts_within(a, b, bound)
+                })
+            }
             (Err(card_err), _) => match &power_domains {
                 Reading::Value(list) => {
                     let roots: Vec<&PowerDomainReading> =
@@ -319,27 +392,6 @@ impl Device {
                     })
                     .collect(),
             ),
-        };
-        let engine_utilization_pct = match (&before.engines, &engines) {
-            (Ok(list), Reading::Value(readings)) => {
-                // Device-level groups where there are any, else the sub-devices' groups.
-                let has_root = readings.iter().any(|r| r.subdevice_id.is_none());
-                let groups: Vec<(zes_engine_group_t, f64)> = list
-                    .iter()
-                    .zip(readings)
-                    .filter(|(_, r)| !has_root || r.subdevice_id.is_none())
-                    .filter_map(|((_, p, _), r)| Some((p.as_ref().ok()?.group, *r.utilization_pct.value()?)))
-                    .collect();
-                match metrics::overall_utilization(&groups) {
-                    Some(u) => Reading::Value(u),
-                    None => match readings.iter().find_map(|r| r.utilization_pct.error()) {
-                        Some(e) => Reading::Error(e.clone()),
-                        None => Reading::no_sample("engines (none enumerated)"),
-                    },
-                }
-            }
-            (Err(e), _) => err(e),
-            _ => Reading::no_sample("engines"),
         };
         let frequencies = match &before.freqs {
             Err(e) => err(e),
@@ -445,6 +497,30 @@ impl Device {
                     })
                     .collect(),
             ),
+        };
+        // Judged after the other readings: no engine group may be a matter of privileges.
+        let permission_evidence = permission_refusal(&power_w, &power_domains, &temperatures, &memory);
+        let engine_utilization_pct = match (&before.engines, &engines) {
+            (Ok(list), Reading::Value(readings)) => {
+                // Device-level groups where there are any, else the sub-devices' groups.
+                let has_root = readings.iter().any(|r| r.subdevice_id.is_none());
+                let groups: Vec<(zes_engine_group_t, f64)> = list
+                    .iter()
+                    .zip(readings)
+                    .filter(|(_, r)| !has_root || r.subdevice_id.is_none())
+                    .filter_map(|((_, p, _), r)| Some((p.as_ref().ok()?.group, *r.utilization_pct.value()?)))
+                    .collect();
+                match metrics::overall_utilization(&groups) {
+                    Some(u) => Reading::Value(u),
+                    None => match readings.iter().find_map(|r| r.utilization_pct.error()) {
+                        Some(e) => Reading::Error(e.clone()),
+                        None if readings.is_empty() => no_engine_groups(permission_evidence),
+                        None => Reading::no_sample("engines"),
+                    },
+                }
+            }
+            (Err(e), _) => err(e),
+            _ => Reading::no_sample("engines"),
         };
         let pci = match rate("pci", &before.pci, &self.pci_stats(), metrics::pci_throughput) {
             Reading::Value(t) => PciReading {

@@ -13,7 +13,7 @@ use zes_sys::{
 
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::raw::{self, pfn, Api};
+use crate::raw::{self, pfn, Api, Code};
 use crate::types::Uuid;
 
 /// How Sysman is initialized.
@@ -153,17 +153,47 @@ impl Sysman {
         let table = *library.functions();
         let path = library.path().to_owned();
         let kind = library.kind();
-        Sysman::initialize(Api::new(table, Some(library)), init_path, Some(path), Some(kind))
+        Sysman::initialize(Api::new(table, Code::Shared(library)), init_path, Some(path), Some(kind))
     }
 
-    /// Builds a Sysman over a hand-made function table (test doubles, embedding); not registered
+    /// Initializes Sysman over a library that is never unloaded (held in a `static`, or
+    /// leaked): the embedding case of a host that opened the library itself. Not registered
     /// process-wide, so every call initializes anew.
     ///
     /// # Errors
     /// As [`Builder::init`].
-    #[doc(hidden)]
-    pub fn from_function_table(table: FunctionTable, init_path: InitPath) -> Result<Sysman> {
-        Sysman::initialize(Api::new(table, None), init_path, None, None)
+    pub fn from_static_library(library: &'static Library, init_path: InitPath) -> Result<Sysman> {
+        let table = *library.functions();
+        let (path, kind) = (library.path().to_owned(), library.kind());
+        Sysman::initialize(Api::new(table, Code::Static(library)), init_path, Some(path), Some(kind))
+    }
+
+    /// Builds a Sysman over a hand-made function table (test doubles, a driver compiled into
+    /// the program); not registered process-wide, so every call initializes anew.
+    ///
+    /// The table is plain function pointers: nothing in it keeps their code loaded. To use an
+    /// opened [`Library`], pass it to [`Builder::library_instance`] (shared ownership) or
+    /// [`Sysman::from_static_library`] instead, which keep it loaded for as long as any handle
+    /// lives. Calling this without `unsafe` does not compile:
+    ///
+    /// ```compile_fail,E0133
+    /// fn dangling(library: zes::sys::Library) -> zes::Result<zes::Sysman> {
+    ///     let table = *library.functions();
+    ///     drop(library); // unloads the code `table` points into
+    ///     zes::Sysman::from_function_table(table, zes::InitPath::Auto)
+    /// }
+    /// ```
+    ///
+    /// # Safety
+    /// Every function pointer of `table` must stay callable, with the C signature and
+    /// contract of its Level Zero function, for as long as the returned [`Sysman`] or anything
+    /// obtained from it (clones, [`Driver`]s, [`Device`]s, components) exists: functions
+    /// compiled into the program, or a library the caller keeps loaded that long.
+    ///
+    /// # Errors
+    /// As [`Builder::init`].
+    pub unsafe fn from_function_table(table: FunctionTable, init_path: InitPath) -> Result<Sysman> {
+        Sysman::initialize(Api::new(table, Code::Promised), init_path, None, None)
     }
 
     fn initialize(

@@ -392,7 +392,11 @@ fn unprivileged_gives_per_metric_permission_errors() {
         value(&m.used_bytes); // memory state needs no privileges
     }
     assert!(value(&snap.engines).is_empty(), "no engine groups without privileges");
-    assert!(snap.engine_utilization_pct.error().is_some());
+    // No call refuses the engines: zero groups while the rest is refused for permission is one.
+    perm(&snap.engine_utilization_pct, "engine utilization");
+    let e = snap.engine_utilization_pct.error().unwrap();
+    assert_eq!(e.function, Some("zesDeviceEnumEngineGroups"));
+    assert!(e.message.contains("zesPowerGetEnergyCounter was refused"), "{}", e.message);
     assert!(value(&snap.frequencies).iter().all(|f| f.actual_mhz.value().is_some()));
     let json = serde_json::to_value(&snap).unwrap();
     assert_eq!(json["power_w"]["error"]["reason"], "permission");
@@ -511,7 +515,7 @@ fn repeated_timestamps_yield_no_value_not_infinity() {
     let (a, b) = (p.energy_counter().unwrap(), p.energy_counter().unwrap());
     let c = p.energy_counter().unwrap();
     assert!(a.timestamp == b.timestamp || b.timestamp == c.timestamp);
-    assert_eq!(zes::metrics::power_watts(&a, &a), None);
+    assert_eq!(zes::metrics::power_watts(&a, &a), Err(zes::metrics::RateError::NoSample));
 }
 
 #[test]
@@ -664,7 +668,9 @@ fn unknown_enum_values_are_preserved() {
     let mut table = *library.functions();
     ENGINE_PROPS.get_or_init(|| table.zesEngineGetProperties.unwrap());
     table.zesEngineGetProperties = Some(future_engine_group);
-    let s = Sysman::from_function_table(table, InitPath::Zes).unwrap();
+    // SAFETY: the table points into the simulator linked into this test binary and at
+    // `future_engine_group`, both callable for the whole process.
+    let s = unsafe { Sysman::from_function_table(table, InitPath::Zes) }.unwrap();
     let device = &s.devices().unwrap()[2];
     let engine = device.engines().unwrap().remove(0);
     let group = engine.properties().unwrap().group;
@@ -681,4 +687,125 @@ fn unknown_enum_values_are_preserved() {
     assert!(value(&snap.engine_utilization_pct).is_finite(), "the busiest unknown group");
     // `library` keeps the (in-process) code alive for the table; nothing to unload.
     drop(library);
+}
+
+#[test]
+fn a_machine_with_more_clocks_than_the_cap_gives_an_error_not_an_allocation() {
+    let _g = lock();
+    // 100,001 available clocks (1 MHz to 100,001 MHz in 1 MHz steps) on the A770's GPU domain.
+    let toml = "[[devices]]\npreset='a770'\n[devices.frequency]\nmin_mhz=1\nmax_mhz=100001\nstep_mhz=1\n";
+    ctl(&serde_json::json!({"op": "load", "toml": toml}).to_string());
+    let s = sysman(InitPath::Zes);
+    let device = s.devices().unwrap().remove(0);
+    let gpu = device
+        .frequency_domains()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.properties().unwrap().domain == zes_freq_domain_t::GPU)
+        .unwrap();
+    let err = gpu.available_clocks().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            zes::Error::CountTooLarge {
+                function: "zesFrequencyGetAvailableClocks",
+                count: 100_001,
+                cap: zes::MAX_ENUMERATION_COUNT
+            }
+        ),
+        "{err:?}"
+    );
+    // The rest of the device still answers.
+    assert_eq!(value(&snap(&device).frequencies)[0].max_mhz, Reading::Value(100_001.0));
+}
+
+/// Whether the simulated driver's file is mapped into this process.
+fn sim_is_mapped() -> bool {
+    let file = std::fs::canonicalize(sim_path()).unwrap();
+    std::fs::read_to_string("/proc/self/maps").unwrap().contains(file.to_str().unwrap())
+}
+
+/// The child half of `handles_keep_their_library_loaded`: the only user of the driver file.
+fn keep_alive_child() {
+    assert!(!sim_is_mapped(), "nothing else may hold the driver file in the child");
+    let library = zes::sys::Library::open_path(&sim_path()).unwrap();
+    let sysman = Sysman::builder().library_instance(library).init_path(InitPath::Zes).init().unwrap();
+    let device = sysman.devices().unwrap().remove(0);
+    let name = device.properties().unwrap().name;
+    drop(sysman);
+    // The last handle keeps the library loaded: its code is still there to call.
+    assert!(sim_is_mapped());
+    assert_eq!(device.properties().unwrap().name, name);
+    let power = device.power_domains().unwrap();
+    drop(device);
+    assert!(power[0].energy_counter().is_ok());
+    // Once the last handle is gone, the library is unloaded: the mapping above was the handles'.
+    drop(power);
+    assert!(!sim_is_mapped(), "the driver file stays mapped after the last handle");
+    // A library that is never unloaded: `from_static_library`.
+    let library: &'static zes::sys::Library =
+        Box::leak(Box::new(zes::sys::Library::open_path(&sim_path()).unwrap()));
+    let sysman = Sysman::from_static_library(library, InitPath::Zes).unwrap();
+    assert_eq!(sysman.library_path(), Some(sim_path().as_path()));
+    assert_eq!(sysman.devices().unwrap()[0].properties().unwrap().name, name);
+}
+
+#[test]
+fn handles_keep_their_library_loaded() {
+    const CHILD: &str = "ZES_TEST_KEEP_ALIVE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        keep_alive_child();
+        return;
+    }
+    // In a child process: the other tests of this binary keep the driver file loaded.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "handles_keep_their_library_loaded", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{:?}\n{text}", out.status);
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
+fn a_near_zero_energy_read_then_recovery_is_implausible_then_the_truth() {
+    let _g = lock();
+    let s = sysman(InitPath::Zes);
+    let device = &s.devices().unwrap()[2]; // the A770: 228 W max limit, bound 912 W
+    ctl(r#"{"op":"workload","device":2,"compute":1.0}"#);
+    advance(1000.0); // the counters hold ~1000 s of energy
+                     // The first samples of the window read near zero (the counter "wraps" at 1 mJ), the second
+                     // ones read the true counter again: forwards by the whole history within one second.
+    ctl(r#"{"op":"fault","energy_wrap_uj":1000}"#);
+    let glitched = device.snapshot_with(|| {
+        ctl(r#"{"op":"fault","energy_wrap_uj":null}"#);
+        advance(1.0);
+    });
+    let implausible = |r: &Reading<f64>, what: &str| {
+        let e = r.error().unwrap_or_else(|| panic!("{what}: expected implausible, got {r:?}"));
+        assert_eq!(
+            (e.code.as_str(), e.reason, e.function),
+            ("IMPLAUSIBLE", ErrorClass::Implausible, None),
+            "{what}"
+        );
+        assert!(e.message.contains("beyond the plausible bound 912"), "{what}: {}", e.message);
+    };
+    implausible(&glitched.power_w, "card power");
+    let domains = value(&glitched.power_domains);
+    assert!(!domains.is_empty());
+    for d in &domains {
+        implausible(&d.power_w, &d.domain);
+    }
+    let json = serde_json::to_value(&glitched).unwrap();
+    assert_eq!(json["power_w"]["error"]["reason"], "implausible");
+    assert_eq!(json["power_w"]["error"]["code"], "IMPLAUSIBLE");
+    // The next window is the model's truth again.
+    let snap = snap(device);
+    let truth = truth(2);
+    let card =
+        truth["power_w"].as_array().unwrap().iter().find(|p| p["domain"] == "ZES_POWER_DOMAIN_CARD").unwrap();
+    let card_w = card["watts"].as_f64().unwrap();
+    assert!(card_w > 100.0, "a busy A770 draws real power: {card_w}");
+    assert!(close(value(&snap.power_w), card_w, 1e-3), "{:?} vs {card_w}", snap.power_w);
 }
