@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> Result<(), Fatal> {
 }
 
 fn print_json(out: &mut Out, value: &Value) {
-    out.line(&serde_json::to_string_pretty(value).unwrap_or_default());
+    out.raw_line(&serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn bytes_text(b: Option<u64>) -> String {
@@ -346,7 +346,7 @@ fn watch(
                     if let Value::Object(m) = &mut v {
                         m.insert("timestamp".into(), json!(ts));
                     }
-                    out.line(&serde_json::to_string(&v).unwrap_or_default());
+                    out.raw_line(&serde_json::to_string(&v).unwrap_or_default());
                 }
                 _ => {
                     let mut reasons = Vec::new();
