@@ -192,8 +192,9 @@ fn lowercase_static(name: &str) -> &'static str {
 }
 
 fn rate_limit(raw: &RawRateLimit) -> Result<RateLimit, String> {
-    let interval =
-        crate::cli::parse_duration(&raw.interval).map_err(|e| format!("rate_limit.interval: {e}"))?;
+    // Go's duration syntax (`1h`, `1m30s`, `250ms`).
+    let interval = humantime::parse_duration(&raw.interval)
+        .map_err(|e| format!("rate_limit.interval: {:?} is not a duration: {e}", raw.interval))?;
     if interval.is_zero() {
         return Err("rate_limit.interval: must be above 0".into());
     }
