@@ -560,15 +560,29 @@ fn start_with_web_config(dir: &std::path::Path, config: &str) -> Exporter {
 fn refused(dir: &std::path::Path, config: &str) -> String {
     let web = dir.join("refused.yml");
     std::fs::write(&web, config).unwrap();
-    let o = zes_smi()
+    let mut child = zes_smi()
         .args(["--simulate", "a770", "exporter", "--listen", "127.0.0.1:0", "--web-config"])
         .arg(&web)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "accepted:\n{config}\n{err}");
+    // An accepted configuration serves until killed: bounded wait, then the test fails.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "accepted:\n{config}\n{err}");
     assert!(!err.contains("serving"), "{err}");
     err
 }
