@@ -126,7 +126,8 @@ pub struct ExporterArgs {
     /// How often devices are read in the background.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
     pub interval: Duration,
-    /// Prometheus-style web config (tls_server_config, basic_auth_users).
+    /// Prometheus exporter-toolkit web config: tls_server_config (client certificates, versions,
+    /// suites), http_server_config.headers, rate_limit, basic_auth_users.
     #[arg(long, value_name = "FILE")]
     pub web_config: Option<PathBuf>,
     /// At most this many per-process series per device.
