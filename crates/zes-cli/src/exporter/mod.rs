@@ -37,10 +37,10 @@ pub const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const MAX_CONNECTIONS: usize = 512;
 /// Connections per peer (an IPv4 address or an IPv6 /64).
 const MAX_PER_PEER: usize = 32;
-/// Time for the TLS handshake and the first request's headers.
+/// Time for the TLS handshake and for each request's headers, counted from when the connection
+/// became idle (accepted, or its last response handed over): an idle keep-alive connection is
+/// closed after it too, as hyper's header timer also runs while it waits for the next request.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// An idle keep-alive connection is closed after this (Prometheus scrapes every 15 s to 1 min).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The longest life of a connection.
 const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
 /// File descriptors kept free for the process itself (driver, files, sampler threads).
@@ -267,14 +267,11 @@ impl Connection {
     fn idle_since(&self) -> Instant {
         *self.idle_since.lock().unwrap_or_else(|e| e.into_inner())
     }
-    /// Whether it has been idle too long: no first request within [`HEADER_TIMEOUT`], or no
-    /// further request within [`IDLE_TIMEOUT`].
+    /// Whether it has been idle for longer than [`HEADER_TIMEOUT`] (also during a TLS
+    /// handshake, which hyper's header timer does not cover).
     fn expired(&self, now: Instant) -> bool {
-        if self.busy.load(Ordering::Acquire) > 0 {
-            return false;
-        }
-        let limit = if self.served.load(Ordering::Acquire) == 0 { HEADER_TIMEOUT } else { IDLE_TIMEOUT };
-        now.saturating_duration_since(self.idle_since()) > limit
+        self.busy.load(Ordering::Acquire) == 0
+            && now.saturating_duration_since(self.idle_since()) > HEADER_TIMEOUT
     }
 }
 
