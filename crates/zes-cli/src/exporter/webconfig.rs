@@ -175,20 +175,11 @@ fn response_headers(headers: &BTreeMap<String, String>) -> Result<Vec<(HeaderNam
         }
         let header_value = HeaderValue::from_str(value)
             .map_err(|_| format!("http_server_config.headers.{name}: not a valid header value"))?;
-        out.push((HeaderName::from_static(lowercase_static(name)), header_value));
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("http_server_config.headers.{name}: not a valid header name"))?;
+        out.push((header_name, header_value));
     }
     Ok(out)
-}
-
-/// The lower-case `'static` spelling of a configurable header name.
-fn lowercase_static(name: &str) -> &'static str {
-    match name {
-        "Strict-Transport-Security" => "strict-transport-security",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-Frame-Options" => "x-frame-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "content-security-policy",
-    }
 }
 
 fn rate_limit(raw: &RawRateLimit) -> Result<RateLimit, String> {
