@@ -29,8 +29,8 @@ use webconfig::WebConfig;
 pub const OPENMETRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-// Connection limits. Slow or idle clients (slowloris) must not crowd out scrapes: every client
-// has a short deadline for its first request, a peer can hold only a few connections, and
+// Connection limits. Slow or idle clients (slowloris) must not crowd out scrapes: every
+// connection has a short deadline for each request's headers, a peer holds only a few, and
 // once three quarters of the connections are taken each new one closes the connection that has
 // been idle longest (never-used ones first), so the cap is only reached by busy connections.
 /// Connections at most (lowered to fit the open-file limit).
@@ -618,6 +618,52 @@ mod tests {
         zes_sim::control(r#"{"op":"clear_faults"}"#).unwrap();
         wait_until("device 1 back", || up(1));
         shared.stop.store(true, Ordering::Release);
+    }
+
+    /// The admission rules behind issue 8 case 13, step by step: the per-peer limit, eviction
+    /// of the longest idle connection (never-used ones first) from three quarters of the
+    /// capacity on, and refusal only when every connection is busy.
+    #[test]
+    fn connections_are_limited_per_peer_and_idle_ones_make_room() {
+        let peer = |i: u8| IpAddr::from([192, 0, 2, i]);
+        let connections = Connections::new(8);
+        let mut held = Vec::new();
+        for _ in 0..MAX_PER_PEER.min(6) {
+            held.push(connections.admit(peer(1)).unwrap());
+        }
+        assert_eq!(connections.lock().open.len(), 6);
+        // The first connection answered a request: it is idle, but used.
+        drop(Busy::new(held[0].conn.clone()));
+        // 6 of 8 open: a new connection closes the oldest never-used idle one (the second).
+        held.push(connections.admit(peer(2)).unwrap());
+        assert_eq!(connections.lock().open.len(), 6);
+        assert!(!connections.lock().open.contains_key(&held[1].id));
+        assert!(connections.lock().open.contains_key(&held[0].id));
+        // Its task is told to close (the permit waits for it).
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), held[1].conn.close.notified()).await.unwrap()
+        });
+        // Busy connections are never closed: with all busy, the cap refuses new ones.
+        let mut busy: Vec<Busy> = connections.lock().open.values().map(|c| Busy::new(c.clone())).collect();
+        for _ in 0..2 {
+            let admission = connections.admit(peer(3)).unwrap();
+            busy.push(Busy::new(admission.conn.clone()));
+            held.push(admission);
+        }
+        assert_eq!(connections.lock().open.len(), 8);
+        assert!(connections.admit(peer(4)).is_none());
+        drop(busy);
+        // A released place is given back, and its peer's count with it.
+        drop(held.pop());
+        assert_eq!(connections.lock().per_peer[&peer(3)], 1);
+        // The per-peer limit.
+        let many = Connections::new(MAX_CONNECTIONS);
+        let mine: Vec<Admission> = (0..MAX_PER_PEER).map(|_| many.admit(peer(9)).unwrap()).collect();
+        assert!(many.admit(peer(9)).is_none());
+        assert!(many.admit(IpAddr::from([0xffff_u16, 0, 0, 0, 0, 0, 0, 1])).is_some());
+        drop(mine);
+        assert!(many.admit(peer(9)).is_some());
     }
 
     #[test]
