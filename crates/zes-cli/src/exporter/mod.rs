@@ -372,10 +372,16 @@ impl Connections {
 
 /// Raises the soft open-file limit to the hard one (as Go programs do) and returns how many
 /// connections fit under it.
+#[cfg(unix)]
 fn connection_capacity() -> usize {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
     (soft.saturating_sub(RESERVED_FDS) as usize).clamp(16, MAX_CONNECTIONS)
+}
+
+#[cfg(not(unix))]
+fn connection_capacity() -> usize {
+    MAX_CONNECTIONS
 }
 
 async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), String> {
