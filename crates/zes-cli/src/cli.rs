@@ -77,8 +77,8 @@ pub enum Command {
         /// Interval between lines (at least 100ms).
         #[arg(short = 'i', long, default_value = "1s", value_parser = parse_interval)]
         interval: Duration,
-        /// Stop after COUNT intervals (default: until interrupted).
-        #[arg(short = 'n', long, value_name = "COUNT")]
+        /// Stop after COUNT intervals, at least 1 (default: until interrupted).
+        #[arg(short = 'n', long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
         /// Metric groups: power,util,freq,temp,mem,bw,pci (default: all).
         #[arg(short = 'm', long, value_delimiter = ',', value_parser = ["power", "util", "freq", "temp", "mem", "bw", "pci"])]
@@ -105,7 +105,7 @@ pub struct SetArgs {
     #[command(flatten)]
     pub select: Select,
     /// Sustained power limit in watts (all power domains that can be controlled).
-    #[arg(long, value_name = "WATTS")]
+    #[arg(long, value_name = "WATTS", value_parser = parse_watts)]
     pub power_limit: Option<f64>,
     /// Frequency range in MHz for the GPU domain: MIN,MAX.
     #[arg(long, value_name = "MIN,MAX", value_parser = parse_range)]
@@ -129,7 +129,8 @@ pub struct ExporterArgs {
     /// How often devices are read in the background.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
     pub interval: Duration,
-    /// Prometheus-style web config (tls_server_config, basic_auth_users).
+    /// Prometheus exporter-toolkit web config: tls_server_config (client certificates, versions,
+    /// suites), http_server_config.headers, rate_limit, basic_auth_users.
     #[arg(long, value_name = "FILE")]
     pub web_config: Option<PathBuf>,
     /// At most this many per-process series per device.
@@ -173,6 +174,16 @@ fn parse_window(text: &str) -> Result<Duration, String> {
         return Err("must be between 20ms and 60s".into());
     }
     Ok(d)
+}
+
+/// A finite, positive number of watts: NaN would pass every range check (each comparison is
+/// false) and reach the driver as 0 mW.
+fn parse_watts(text: &str) -> Result<f64, String> {
+    let watts: f64 = text.trim().parse().map_err(|_| format!("not a number of watts: {text:?}"))?;
+    if !watts.is_finite() || watts <= 0.0 {
+        return Err(format!("expected a finite number of watts above 0, not {text:?}"));
+    }
+    Ok(watts)
 }
 
 fn parse_range(text: &str) -> Result<(f64, f64), String> {
@@ -220,6 +231,13 @@ mod tests {
         assert!(parse_interval("50ms").is_err());
         assert_eq!(parse_range("300, 1200"), Ok((300.0, 1200.0)));
         assert!(parse_range("1200,300").is_err());
+        for bad in ["nan", "NaN", "inf", "-inf", "infinity", "1e999", ""] {
+            assert!(parse_watts(bad).is_err(), "{bad}");
+            assert!(parse_range(&format!("{bad},1200")).is_err(), "{bad}");
+            assert!(parse_range(&format!("300,{bad}")).is_err(), "{bad}");
+        }
+        assert!(parse_watts("0").is_err() && parse_watts("-5").is_err());
+        assert_eq!(parse_watts("450"), Ok(450.0));
     }
 
     #[test]

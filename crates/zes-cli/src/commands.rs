@@ -57,7 +57,7 @@ fn simulator_driver() -> Result<(), Fatal> {
 }
 
 fn print_json(out: &mut Out, value: &Value) {
-    out.line(&serde_json::to_string_pretty(value).unwrap_or_default());
+    out.raw_line(&serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn bytes_text(b: Option<u64>) -> String {
@@ -363,7 +363,7 @@ fn watch(
                     if let Value::Object(m) = &mut v {
                         m.insert("timestamp".into(), json!(ts));
                     }
-                    out.line(&serde_json::to_string(&v).unwrap_or_default());
+                    out.raw_line(&serde_json::to_string(&v).unwrap_or_default());
                 }
                 _ => {
                     let mut reasons = Vec::new();

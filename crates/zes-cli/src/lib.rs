@@ -16,7 +16,7 @@ use clap::Parser;
 pub const EXIT_OK: i32 = 0;
 /// A runtime error: no loader or driver, a device that failed, a refused setting.
 pub const EXIT_RUNTIME: i32 = 1;
-/// A usage error: bad arguments or a device selector that matches nothing.
+/// A usage error: bad arguments, or a device selector that matches no device or several.
 pub const EXIT_USAGE: i32 = 2;
 
 /// Runs zes-smi with `args` (the program name first) and returns its exit code.

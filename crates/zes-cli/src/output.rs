@@ -29,7 +29,13 @@ impl Out {
     pub fn new() -> Self {
         Self { inner: io::BufWriter::new(io::stdout()) }
     }
+    /// A line for people (tables, CSV): control characters from the device or the driver
+    /// (terminal escape sequences, line breaks, bidirectional overrides) are shown escaped.
     pub fn line(&mut self, text: &str) {
+        self.raw_line(&printable(text));
+    }
+    /// A line written as it is: JSON, whose own escaping already covers control characters.
+    pub fn raw_line(&mut self, text: &str) {
         let result = self.inner.write_all(text.as_bytes()).and_then(|_| self.inner.write_all(b"\n"));
         check(result);
     }
@@ -64,8 +70,9 @@ impl Table {
     pub fn new(header: &[&str]) -> Self {
         Self { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
     }
+    /// Adds a row; control characters in cells are escaped here so that widths are right.
     pub fn push(&mut self, row: Vec<String>) {
-        self.rows.push(row);
+        self.rows.push(row.into_iter().map(|cell| printable(&cell).into_owned()).collect());
     }
     pub fn render(&self) -> Vec<String> {
         let n = self.header.len();
@@ -111,6 +118,29 @@ impl Table {
             .map(|row| row.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))
             .collect()
     }
+}
+
+/// Whether a character must not reach a terminal as it is: C0 and C1 controls, DEL, and the
+/// Unicode bidirectional overrides and isolates that reorder what is shown.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every unprintable character written as its escape (ESC -> `\u{1b}`), so that a
+/// device string cannot move the cursor, recolour or retitle the terminal, or fake lines.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unprintable(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn looks_numeric(cell: &str) -> bool {

@@ -153,15 +153,28 @@ impl Session {
                     if lower.matches(':').count() == 1 { format!("0000:{lower}") } else { lower.clone() };
                 let by_pci =
                     self.summaries.iter().position(|s| s.pci_address.as_deref() == Some(pci.as_str()));
-                by_pci.or_else(|| {
-                    let hits: Vec<usize> = self
-                        .summaries
-                        .iter()
-                        .filter(|s| s.uuid.starts_with(&lower) || s.uuid.replace('-', "").starts_with(&lower))
-                        .map(|s| s.index)
-                        .collect();
-                    (hits.len() == 1).then(|| hits[0])
-                })
+                match by_pci {
+                    Some(i) => Some(i),
+                    None if lower.is_empty() => return Err("empty device selector".into()),
+                    None => {
+                        let hits: Vec<&DeviceSummary> = self
+                            .summaries
+                            .iter()
+                            .filter(|s| {
+                                s.uuid.starts_with(&lower) || s.uuid.replace('-', "").starts_with(&lower)
+                            })
+                            .collect();
+                        if hits.len() > 1 {
+                            let candidates: Vec<String> =
+                                hits.iter().map(|s| format!("{} (device {})", s.uuid, s.index)).collect();
+                            return Err(format!(
+                                "{sel:?} is ambiguous: it begins the UUIDs of {}; give more of the UUID",
+                                candidates.join(", ")
+                            ));
+                        }
+                        hits.first().map(|s| s.index)
+                    }
+                }
             };
             match found {
                 Some(i) if !out.contains(&i) => out.push(i),

@@ -221,3 +221,94 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Issue 8 case 15: device strings are the driver's, and a hostile or broken one must not
+/// drive the terminal. Tables and CSV show control characters escaped; JSON keeps the exact
+/// string (its own escaping makes it safe).
+#[test]
+fn control_characters_in_device_strings_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "Evil\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}GPU\nfake line";
+    let file = machine(
+        dir.path(),
+        &format!(
+            "[[devices]]\npreset = \"a770\"\nname = {}\nserial = \"S\\u001b[31mN\"\n",
+            serde_json::to_string(hostile).unwrap()
+        ),
+    );
+    let escaped = "Evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}31m\\u{202e}GPU\\u{a}fake line";
+    for args in [
+        vec!["info"],
+        vec!["info", "--csv"],
+        vec!["list"],
+        vec!["list", "--csv"],
+        vec!["stats", "-w", "20ms"],
+    ] {
+        let o = zes_smi()
+            .args(["--simulate", &file])
+            .args(&args)
+            .env("ZES_SIM_CLOCK", "frozen")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            !text.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{args:?} printed a control character: {text:?}"
+        );
+        assert!(!text.contains("\nfake line"), "{args:?}: {text}");
+        assert!(text.contains(escaped), "{args:?}: {text}");
+    }
+    let o = zes_smi().args(["--simulate", &file, "info", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["devices"][0]["name"], hostile);
+    assert_eq!(v["devices"][0]["serial"], "S\u{1b}[31mN");
+}
+
+/// Issue 8 case 20: NaN compares false with both ends of the allowed range and reached the
+/// driver as 0 mW; every numeric option refuses non-finite values before anything is sent.
+#[test]
+fn non_finite_numbers_are_usage_errors() {
+    for args in [
+        vec!["set", "--yes", "--power-limit", "nan"],
+        vec!["set", "--yes", "--power-limit", "inf"],
+        vec!["set", "--yes", "--power-limit=-inf"],
+        vec!["set", "--yes", "--power-limit", "0"],
+        vec!["set", "--yes", "--freq-range", "nan,1200"],
+        vec!["set", "--yes", "--freq-range", "300,inf"],
+        vec!["stats", "-w", "nan"],
+        vec!["stats", "-w", "infs"],
+        vec!["watch", "-i", "NaN"],
+        vec!["exporter", "--interval", "inf"],
+    ] {
+        let o = sim(&args, FROZEN);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("invalid value"), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("settings applied"), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Issue 8 case 22: a UUID prefix shared by several devices names them all instead of saying
+/// that nothing matches; `watch -n 0` (which printed nothing) is a usage error.
+#[test]
+fn ambiguous_selectors_and_zero_counts_are_explained() {
+    let o = sim(&["info", "-d", "8680d50b"], FROZEN);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "zes-smi: \"8680d50b\" is ambiguous: it begins the UUIDs of \
+         8680d50b-2f00-0000-0000-290000000000 (device 0), 8680d50b-2f00-0000-0000-390000010000 \
+         (device 1); give more of the UUID\n"
+    );
+    let o = sim(&["info", "--json", "-d", "8680d50b-2f00-0000-0000-39"], FROZEN);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["devices"][0]["index"], 1);
+    let o = sim(&["info", "-d", "0,,1"], FROZEN);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "zes-smi: empty device selector\n");
+    let o = sim(&["watch", "-n", "0"], FROZEN);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("invalid value '0' for '--count <COUNT>'"), "{}", stderr(&o));
+}

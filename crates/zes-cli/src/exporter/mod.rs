@@ -1,30 +1,50 @@
 //! `zes-smi exporter`: Prometheus/OpenMetrics over HTTP(S), devices read in the background.
 
+pub mod auth;
 pub mod metrics;
 pub mod webconfig;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
 use crate::cli::ExporterArgs;
 use crate::model::DeviceSummary;
 use crate::source::{Sampler, Session};
+use auth::Verdict;
 use metrics::{DeviceEntry, ExportState};
 use webconfig::WebConfig;
 
 pub const OPENMETRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const PROMETHEUS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-const MAX_CONNECTIONS: usize = 128;
+
+// Connection limits. Slow or idle clients (slowloris) must not crowd out scrapes: every
+// connection has a short deadline for each request's headers, a peer holds only a few, and
+// once three quarters of the connections are taken each new one closes the connection that has
+// been idle longest (never-used ones first), so the cap is only reached by busy connections.
+/// Connections at most (lowered to fit the open-file limit).
+const MAX_CONNECTIONS: usize = 512;
+/// Connections per peer (an IPv4 address or an IPv6 /64).
+const MAX_PER_PEER: usize = 32;
+/// Time for the TLS handshake and for each request's headers, counted from when the connection
+/// became idle (accepted, or its last response handed over): an idle keep-alive connection is
+/// closed after it too, as hyper's header timer also runs while it waits for the next request.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest life of a connection.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
+/// File descriptors kept free for the process itself (driver, files, sampler threads).
+const RESERVED_FDS: u64 = 64;
 
 /// Latest samples plus the encoded pages, re-encoded only when a sample changed.
 struct Shared {
@@ -217,6 +237,153 @@ fn sample_loop(
     }
 }
 
+/// The open connections: their count per peer, and what each is doing.
+struct Connections {
+    capacity: usize,
+    table: Mutex<ConnectionTable>,
+}
+
+#[derive(Default)]
+struct ConnectionTable {
+    next_id: u64,
+    open: HashMap<u64, Arc<Connection>>,
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+/// One connection's state, shared by its task, its requests and the table.
+struct Connection {
+    peer: IpAddr,
+    /// Requests being answered (0 or 1: HTTP/1.1 answers in order).
+    busy: AtomicUsize,
+    /// Requests answered so far.
+    served: AtomicU64,
+    /// When it last became idle (accepted, or a response handed over).
+    idle_since: Mutex<Instant>,
+    /// Told to close (evicted).
+    close: Notify,
+}
+
+impl Connection {
+    fn idle_since(&self) -> Instant {
+        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Whether it has been idle for longer than [`HEADER_TIMEOUT`] (also during a TLS
+    /// handshake, which hyper's header timer does not cover).
+    fn expired(&self, now: Instant) -> bool {
+        self.busy.load(Ordering::Acquire) == 0
+            && now.saturating_duration_since(self.idle_since()) > HEADER_TIMEOUT
+    }
+}
+
+/// Marks a connection busy while a request is answered.
+struct Busy(Arc<Connection>);
+
+impl Busy {
+    fn new(conn: Arc<Connection>) -> Self {
+        conn.busy.fetch_add(1, Ordering::AcqRel);
+        Busy(conn)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.0.served.fetch_add(1, Ordering::AcqRel);
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A connection's place in the table, given back when its task ends.
+struct Admission {
+    connections: Arc<Connections>,
+    id: u64,
+    conn: Arc<Connection>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.connections.release(self.id);
+    }
+}
+
+impl Connections {
+    fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Connections { capacity, table: Mutex::new(ConnectionTable::default()) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnectionTable> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits a connection from `peer`, closing the longest idle one when three quarters of
+    /// the capacity are in use; `None` when the peer has too many or all are busy.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
+        let peer = auth::peer_key(peer);
+        let mut table = self.lock();
+        if table.per_peer.get(&peer).copied().unwrap_or(0) >= MAX_PER_PEER {
+            return None;
+        }
+        if table.open.len() >= self.capacity * 3 / 4 {
+            // Never-used connections first, then by how long they have been idle.
+            let victim = table
+                .open
+                .iter()
+                .filter(|(_, c)| c.busy.load(Ordering::Acquire) == 0)
+                .min_by_key(|(_, c)| (c.served.load(Ordering::Acquire) > 0, c.idle_since()))
+                .map(|(&id, _)| id);
+            if let Some(id) = victim {
+                if let Some(conn) = Self::remove(&mut table, id) {
+                    conn.close.notify_one();
+                }
+            }
+        }
+        if table.open.len() >= self.capacity {
+            return None;
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        let conn = Arc::new(Connection {
+            peer,
+            busy: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            idle_since: Mutex::new(Instant::now()),
+            close: Notify::new(),
+        });
+        table.open.insert(id, conn.clone());
+        *table.per_peer.entry(peer).or_insert(0) += 1;
+        Some(Admission { connections: self.clone(), id, conn })
+    }
+
+    fn remove(table: &mut ConnectionTable, id: u64) -> Option<Arc<Connection>> {
+        let conn = table.open.remove(&id)?;
+        if let Some(n) = table.per_peer.get_mut(&conn.peer) {
+            *n -= 1;
+            if *n == 0 {
+                table.per_peer.remove(&conn.peer);
+            }
+        }
+        Some(conn)
+    }
+
+    fn release(&self, id: u64) {
+        Self::remove(&mut self.lock(), id);
+    }
+}
+
+/// Raises the soft open-file limit to the hard one (as Go programs do) and returns how many
+/// connections fit under it.
+#[cfg(unix)]
+fn connection_capacity() -> usize {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    (soft.saturating_sub(RESERVED_FDS) as usize).clamp(16, MAX_CONNECTIONS)
+}
+
+#[cfg(not(unix))]
+fn connection_capacity() -> usize {
+    MAX_CONNECTIONS
+}
+
 async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), String> {
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let tls = shared.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
@@ -225,57 +392,79 @@ async fn serve(shared: Arc<Shared>, listen: std::net::SocketAddr) -> Result<(), 
         "zes-smi exporter: serving {scheme}://{}/metrics",
         listener.local_addr().map_err(|e| e.to_string())?
     );
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let connections = Connections::new(connection_capacity());
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _peer)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Some(admission) = connections.admit(peer.ip()) else {
             drop(stream);
             continue;
         };
         let shared = shared.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let conn = admission.conn.clone();
             let _ = stream.set_nodelay(true);
-            match tls {
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
-                    if let Ok(Ok(stream)) = handshake {
-                        serve_connection(TokioIo::new(stream), shared).await;
+            let serve = async {
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(Ok(stream)) =
+                            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                        {
+                            serve_connection(TokioIo::new(stream), shared, conn.clone(), peer.ip()).await;
+                        }
+                    }
+                    None => serve_connection(TokioIo::new(stream), shared, conn.clone(), peer.ip()).await,
+                }
+            };
+            let idle = async {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if conn.expired(Instant::now()) {
+                        break;
                     }
                 }
-                None => serve_connection(TokioIo::new(stream), shared).await,
+            };
+            tokio::select! {
+                _ = serve => {}
+                _ = idle => {}
+                _ = conn.close.notified() => {}
+                _ = tokio::time::sleep(MAX_CONNECTION_AGE) => {}
             }
+            drop(admission);
         });
     }
     eprintln!("zes-smi exporter: shutting down");
     Ok(())
 }
 
-async fn serve_connection<I>(io: I, shared: Arc<Shared>)
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, conn: Arc<Connection>, peer: IpAddr)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(req, shared).await) }
+        let busy = Busy::new(conn.clone());
+        async move {
+            let response = handle(req, shared, peer).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
+        .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(16 * 1024)
         .keep_alive(true)
         .serve_connection(io, service);
-    let _ = tokio::time::timeout(Duration::from_secs(300), connection).await;
+    let _ = connection.await;
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
@@ -308,7 +497,30 @@ pub fn wants_openmetrics(accept: &str) -> bool {
     best.is_some_and(|(_, om)| om)
 }
 
-async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, shared: Arc<Shared>, peer: IpAddr) -> Response<Full<Bytes>> {
+    let mut response = answer(req, &shared, peer).await;
+    for (name, value) in &shared.web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+fn too_many_requests(wait: Duration) -> Response<Full<Bytes>> {
+    let mut r = respond(
+        StatusCode::TOO_MANY_REQUESTS,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(b"too many requests\n"),
+    );
+    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    r
+}
+
+async fn answer(req: Request<Incoming>, shared: &Arc<Shared>, peer: IpAddr) -> Response<Full<Bytes>> {
+    if let Some(limit) = &shared.web.rate_limit {
+        if let Err(wait) = limit.take() {
+            return too_many_requests(wait);
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = respond(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -318,19 +530,20 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<By
         r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    if !shared.web.users.is_empty() {
-        let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let web = shared.clone();
-        let ok =
-            tokio::task::spawn_blocking(move || web.web.authorized(header.as_deref())).await.unwrap_or(false);
-        if !ok {
-            let mut r = respond(
-                StatusCode::UNAUTHORIZED,
-                "text/plain; charset=utf-8",
-                Bytes::from_static(b"unauthorized\n"),
-            );
-            r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"zes-smi\""));
-            return r;
+    if let Some(auth) = &shared.web.auth {
+        let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match auth.check(peer, header).await {
+            Verdict::Allowed => {}
+            Verdict::Throttled(wait) => return too_many_requests(wait),
+            Verdict::Denied => {
+                let mut r = respond(
+                    StatusCode::UNAUTHORIZED,
+                    "text/plain; charset=utf-8",
+                    Bytes::from_static(b"unauthorized\n"),
+                );
+                r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"zes-smi\""));
+                return r;
+            }
         }
     }
     match req.uri().path() {
@@ -411,6 +624,52 @@ mod tests {
         zes_sim::control(r#"{"op":"clear_faults"}"#).unwrap();
         wait_until("device 1 back", || up(1));
         shared.stop.store(true, Ordering::Release);
+    }
+
+    /// The admission rules behind issue 8 case 13, step by step: the per-peer limit, eviction
+    /// of the longest idle connection (never-used ones first) from three quarters of the
+    /// capacity on, and refusal only when every connection is busy.
+    #[test]
+    fn connections_are_limited_per_peer_and_idle_ones_make_room() {
+        let peer = |i: u8| IpAddr::from([192, 0, 2, i]);
+        let connections = Connections::new(8);
+        let mut held = Vec::new();
+        for _ in 0..MAX_PER_PEER.min(6) {
+            held.push(connections.admit(peer(1)).unwrap());
+        }
+        assert_eq!(connections.lock().open.len(), 6);
+        // The first connection answered a request: it is idle, but used.
+        drop(Busy::new(held[0].conn.clone()));
+        // 6 of 8 open: a new connection closes the oldest never-used idle one (the second).
+        held.push(connections.admit(peer(2)).unwrap());
+        assert_eq!(connections.lock().open.len(), 6);
+        assert!(!connections.lock().open.contains_key(&held[1].id));
+        assert!(connections.lock().open.contains_key(&held[0].id));
+        // Its task is told to close (the permit waits for it).
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), held[1].conn.close.notified()).await.unwrap()
+        });
+        // Busy connections are never closed: with all busy, the cap refuses new ones.
+        let mut busy: Vec<Busy> = connections.lock().open.values().map(|c| Busy::new(c.clone())).collect();
+        for _ in 0..2 {
+            let admission = connections.admit(peer(3)).unwrap();
+            busy.push(Busy::new(admission.conn.clone()));
+            held.push(admission);
+        }
+        assert_eq!(connections.lock().open.len(), 8);
+        assert!(connections.admit(peer(4)).is_none());
+        drop(busy);
+        // A released place is given back, and its peer's count with it.
+        drop(held.pop());
+        assert_eq!(connections.lock().per_peer[&peer(3)], 1);
+        // The per-peer limit.
+        let many = Connections::new(MAX_CONNECTIONS);
+        let mine: Vec<Admission> = (0..MAX_PER_PEER).map(|_| many.admit(peer(9)).unwrap()).collect();
+        assert!(many.admit(peer(9)).is_none());
+        assert!(many.admit(IpAddr::from([0xffff_u16, 0, 0, 0, 0, 0, 0, 1])).is_some());
+        drop(mine);
+        assert!(many.admit(peer(9)).is_some());
     }
 
     #[test]
