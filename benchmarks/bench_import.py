@@ -1,0 +1,136 @@
+"""Start-up cost: `import pyzes` (and `from pyzes import *`) against the original ctypes pyzes,
+each measured as a fresh interpreter's wall time minus that of `python -c pass`. Not a test:
+prints figures.
+
+    python3 benchmarks/bench_import.py [--rounds N] [--original DIR]
+
+DIR (or the environment variable PYZES_ORIGINAL_DIR) is a folder holding the original's
+`pyzes.py` (bindings/sysman/python/source/pyzes.py of oneapi-src/level-zero); without it the
+comparison is skipped with a message. Rounds are interleaved (pass, ours, original, ...) so that
+load on the machine hits every command alike; figures are medians. The original opens the Level
+Zero loader at import; pyzes opens nothing until the first call.
+
+With `--cli`, also times `zes-smi list` (the one on PATH, normally pip's) against a native
+binary (`--native PATH`, default target/release/zes-smi), both on the built-in simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wall_ms(argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], rounds: int) -> dict[str, float]:
+    """Median wall time (ms) of each command, the commands run in turn `rounds` times."""
+    for argv, env in commands.values():  # warm the page cache and the .pyc files
+        wall_ms(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (argv, env) in commands.items():
+            times[name].append(wall_ms(argv, env))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def importtime_top(code: str, env: dict[str, str], top: int) -> list[tuple[int, int, str]]:
+    """The `-X importtime` entries of `code` with the largest cumulative time (us), best of 3
+    runs per module (self, cumulative, name), excluding what `python -c pass` imports too."""
+    def entries(src: str) -> dict[str, tuple[int, int]]:
+        best: dict[str, tuple[int, int]] = {}
+        for _ in range(3):
+            err = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", src], env=env, capture_output=True, text=True, check=True
+            ).stderr
+            for line in err.splitlines():
+                if not line.startswith("import time:") or "self [us]" in line:
+                    continue
+                self_us, cum_us, name = (part.strip() for part in line[len("import time:") :].split("|"))
+                key = name.strip()
+                value = (int(self_us), int(cum_us))
+                if key not in best or value[1] < best[key][1]:
+                    best[key] = value
+        return best
+
+    base = entries("pass")
+    ours = entries(code)
+    rows = [(s, c, name) for name, (s, c) in ours.items() if name not in base]
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--original", default=os.environ.get("PYZES_ORIGINAL_DIR"))
+    ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--cli", action="store_true", help="also time zes-smi list (pip's vs native)")
+    ap.add_argument("--native", default=str(ROOT / "target" / "release" / "zes-smi"))
+    args = ap.parse_args()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYZES_", "ZES_SIM"))}
+    py = sys.executable
+    commands = {
+        "python -c pass": ([py, "-c", "pass"], env),
+        "import pyzes": ([py, "-c", "import pyzes"], env),
+        "from pyzes import *": ([py, "-c", "from pyzes import *"], env),
+    }
+    original = Path(args.original) if args.original else None
+    if original is not None and not (original / "pyzes.py").is_file():
+        print(f"no pyzes.py in {original}: the original's figures are skipped")
+        original = None
+    if original is None and args.original is None:
+        print("original pyzes not given (--original DIR or PYZES_ORIGINAL_DIR): its figures are skipped")
+    if original is not None:
+        orig_env = dict(env, PYTHONPATH=str(original))
+        commands["import pyzes (original)"] = ([py, "-c", "import pyzes"], orig_env)
+        commands["from pyzes import * (original)"] = ([py, "-c", "from pyzes import *"], orig_env)
+
+    print(f"{args.rounds} interleaved rounds, medians, {py} ({sys.version.split()[0]})")
+    med = interleaved(commands, args.rounds)
+    base = med["python -c pass"]
+    print(f"  {'python -c pass':34s} {base:7.1f} ms")
+    for name, ms in med.items():
+        if name != "python -c pass":
+            print(f"  {name:34s} {ms:7.1f} ms   {ms - base:6.1f} ms beyond the interpreter")
+    if original is not None:
+        for what in ("import pyzes", "from pyzes import *"):
+            ours, theirs = med[what] - base, med[f"{what} (original)"] - base
+            print(f"  {what}: {ours / theirs:.2f} x the original's ({ours:.1f} ms vs {theirs:.1f} ms)")
+
+    for code in ("import pyzes", "from pyzes import *"):
+        print(f"\n-X importtime of `{code}` (largest cumulative, us; modules `python -c pass` loads excluded)")
+        print(f"  {'self':>7s} {'cumul.':>7s}  module")
+        for s, c, name in importtime_top(code, env, args.top):
+            print(f"  {s:7d} {c:7d}  {name}")
+
+    if args.cli:
+        pip_cli = shutil.which("zes-smi")
+        native = Path(args.native)
+        if pip_cli is None or not native.is_file():
+            print(f"\nzes-smi list: skipped (zes-smi on PATH: {pip_cli}, native binary {native} present: {native.is_file()})")
+            return 0
+        cli = {
+            f"zes-smi list ({pip_cli})": ([pip_cli, "--simulate", "list"], env),
+            f"zes-smi list ({native})": ([str(native), "--simulate", "list"], env),
+        }
+        med = interleaved(cli, args.rounds)
+        (a, ta), (b, tb) = med.items()
+        print(f"\n{args.rounds} interleaved rounds, medians")
+        print(f"  {a}: {ta:.1f} ms\n  {b}: {tb:.1f} ms\n  ratio {ta / tb:.2f} x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
