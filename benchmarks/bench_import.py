@@ -48,6 +48,7 @@ def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], rounds: i
 def importtime_top(code: str, env: dict[str, str], top: int) -> list[tuple[int, int, str]]:
     """The `-X importtime` entries of `code` with the largest cumulative time (us), best of 3
     runs per module (self, cumulative, name), excluding what `python -c pass` imports too."""
+
     def entries(src: str) -> dict[str, tuple[int, int]]:
         best: dict[str, tuple[int, int]] = {}
         for _ in range(3):
@@ -97,6 +98,18 @@ def main() -> int:
         commands["import pyzes (original)"] = ([py, "-c", "import pyzes"], orig_env)
         commands["from pyzes import * (original)"] = ([py, "-c", "from pyzes import *"], orig_env)
 
+    # Both sides from their bytecode caches, as after `pip install` (which compiles them); this
+    # matters when PYTHONDONTWRITEBYTECODE is set or the sources were touched since.
+    ours_dir = subprocess.run(
+        [py, "-c", "import os, pyzes; print(os.path.dirname(pyzes.__file__))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for folder in [ours_dir] + ([str(original)] if original is not None else []):
+        subprocess.run([py, "-m", "compileall", "-q", folder], env=env, check=True)
+
     print(f"{args.rounds} interleaved rounds, medians, {py} ({sys.version.split()[0]})")
     med = interleaved(commands, args.rounds)
     base = med["python -c pass"]
@@ -119,7 +132,9 @@ def main() -> int:
         pip_cli = shutil.which("zes-smi")
         native = Path(args.native)
         if pip_cli is None or not native.is_file():
-            print(f"\nzes-smi list: skipped (zes-smi on PATH: {pip_cli}, native binary {native} present: {native.is_file()})")
+            print(
+                f"\nzes-smi list: skipped (zes-smi on PATH: {pip_cli}, native binary {native} present: {native.is_file()})"
+            )
             return 0
         cli = {
             f"zes-smi list ({pip_cli})": ([pip_cli, "--simulate", "list"], env),

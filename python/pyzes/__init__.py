@@ -30,9 +30,17 @@ from .errors import ZesError, check, error_for, result_name  # noqa: F401
 # to a few milliseconds. `TYPE_CHECKING = False` is the idiom that avoids importing `typing`.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from . import enums as enums
     from ._abi import *
-    from ._abi import _FUNCTIONS, _STRUCTS, _STYPE_STRUCTS
-    from ._api import Device, Driver, Sysman, devices, init, native_snapshot, snapshot
+    from ._abi import _STRUCTS as _STRUCTS
+    from ._abi import _STYPE_STRUCTS as _STYPE_STRUCTS
+    from ._api import Device as Device
+    from ._api import Driver as Driver
+    from ._api import Sysman as Sysman
+    from ._api import devices as devices
+    from ._api import init as init
+    from ._api import native_snapshot as native_snapshot
+    from ._api import snapshot as snapshot
 
 # The ABI's plain values (constants, enum values, tables) are bound here at once; the rest
 # comes through `__getattr__`.
@@ -72,14 +80,16 @@ def __getattr__(name: str):
 
 
 def _public_names() -> list[str]:
-    """What `from pyzes import *` binds: the whole C-mirror API (ctypes names included, as
-    with the original), the exceptions and the Pythonic API."""
-    own = {n for n in globals() if not n.startswith("_")}
-    return sorted(own | set(_abi.__all__) | set(_API_NAMES) | {"enums"})
+    """What `from pyzes import *` binds: what the original's binds (the whole C-mirror API,
+    the ctypes names included), plus the exceptions and this module's helpers. The Pythonic
+    API is used as `pyzes.devices()`...; leaving it out spares a star-import its start-up cost
+    (dataclasses, json, enum classes)."""
+    own = {n for n in globals() if not n.startswith("_") and n not in _API_NAMES and n != "enums"}
+    return sorted(own | set(_abi.__all__))
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_public_names()))
+    return sorted(set(globals()) | set(_public_names()) | set(_API_NAMES) | {"enums"})
 
 
 def last_load_error() -> str | None:

@@ -39,7 +39,9 @@ def _short_names(values: tuple[tuple[str, int], ...]) -> dict[str, int]:
 # class name -> C enum name, for every enum with values
 _C_NAMES = {_class_name(c): c for c, (_, values) in _abi._ENUMS.items() if values}
 
-__all__ = ["by_c_name", "to_enum", "to_flags", *_C_NAMES]
+# `by_c_name` and the classes come from `__getattr__`.
+__all__ = ["by_c_name", "to_enum", "to_flags"]  # noqa: F822
+__all__ += list(_C_NAMES)
 
 
 def _make(name: str, c_name: str):
