@@ -28,21 +28,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wall_ms(argv: list[str], env: dict[str, str]) -> float:
+def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU user+system) milliseconds of one run of `argv`. CPU time is the steadier
+    figure on a loaded machine: waiting for a core does not count."""
     t0 = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - t0) * 1e3
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - t0) * 1e3
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return wall, (usage.ru_utime + usage.ru_stime) * 1e3
 
 
-def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], rounds: int) -> dict[str, float]:
-    """Median wall time (ms) of each command, the commands run in turn `rounds` times."""
-    for argv, env in commands.values():  # warm the page cache and the .pyc files
-        wall_ms(argv, env)
-    times: dict[str, list[float]] = {name: [] for name in commands}
+def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], rounds: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) ms of each command, the commands run in turn `rounds` times."""
+    for argv, env in commands.values():  # warm the page cache
+        run_ms(argv, env)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, (argv, env) in commands.items():
-            times[name].append(wall_ms(argv, env))
-    return {name: statistics.median(t) for name, t in times.items()}
+            times[name].append(run_ms(argv, env))
+    return {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for name, t in times.items()}
 
 
 def importtime_top(code: str, env: dict[str, str], top: int) -> list[tuple[int, int, str]]:
@@ -112,15 +119,19 @@ def main() -> int:
 
     print(f"{args.rounds} interleaved rounds, medians, {py} ({sys.version.split()[0]})")
     med = interleaved(commands, args.rounds)
-    base = med["python -c pass"]
-    print(f"  {'python -c pass':34s} {base:7.1f} ms")
-    for name, ms in med.items():
-        if name != "python -c pass":
-            print(f"  {name:34s} {ms:7.1f} ms   {ms - base:6.1f} ms beyond the interpreter")
+    base_wall, base_cpu = med["python -c pass"]
+    print(f"  {'':34s} {'wall':>8s} {'CPU':>8s}   beyond `python -c pass`: wall, CPU")
+    for name, (wall, cpu) in med.items():
+        extra = "" if name == "python -c pass" else f"   {wall - base_wall:6.1f} {cpu - base_cpu:6.1f} ms"
+        print(f"  {name:34s} {wall:6.1f}ms {cpu:6.1f}ms{extra}")
     if original is not None:
         for what in ("import pyzes", "from pyzes import *"):
-            ours, theirs = med[what] - base, med[f"{what} (original)"] - base
-            print(f"  {what}: {ours / theirs:.2f} x the original's ({ours:.1f} ms vs {theirs:.1f} ms)")
+            (ow, oc), (tw, tc) = med[what], med[f"{what} (original)"]
+            ours_w, ours_c, theirs_w, theirs_c = ow - base_wall, oc - base_cpu, tw - base_wall, tc - base_cpu
+            print(
+                f"  {what}: {ours_c / theirs_c:.2f} x the original's in CPU ({ours_c:.1f} vs {theirs_c:.1f} ms),"
+                f" {ours_w / theirs_w:.2f} x in wall time ({ours_w:.1f} vs {theirs_w:.1f} ms)"
+            )
 
     for code in ("import pyzes", "from pyzes import *"):
         print(f"\n-X importtime of `{code}` (largest cumulative, us; modules `python -c pass` loads excluded)")
@@ -141,9 +152,10 @@ def main() -> int:
             f"zes-smi list ({native})": ([str(native), "--simulate", "list"], env),
         }
         med = interleaved(cli, args.rounds)
-        (a, ta), (b, tb) = med.items()
-        print(f"\n{args.rounds} interleaved rounds, medians")
-        print(f"  {a}: {ta:.1f} ms\n  {b}: {tb:.1f} ms\n  ratio {ta / tb:.2f} x")
+        (a, (aw, ac)), (b, (bw, bc)) = med.items()
+        print(f"\n{args.rounds} interleaved rounds, medians (wall, CPU)")
+        print(f"  {a}: {aw:.1f} ms, {ac:.1f} ms\n  {b}: {bw:.1f} ms, {bc:.1f} ms")
+        print(f"  ratio {aw / bw:.2f} x in wall time, {ac / bc:.2f} x in CPU")
     return 0
 
 

@@ -67,7 +67,16 @@ def __getattr__(name: str):
     elif name in _SUBMODULES:
         return _import_module(f"{__name__}.{name}")
     elif name == "__all__":
-        return _public_names()
+        # A star-import is coming: create everything once and bind it here, so that the
+        # import finds each name in this module's dict instead of calling this hook 1000 times.
+        _abi._load_native()
+        names = _public_names()
+        g = globals()
+        for n in names:
+            if n not in g:
+                g[n] = getattr(_abi, n)
+        g["__all__"] = names
+        return names
     elif name.startswith("_") and name not in _LAZY_TABLES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     else:

@@ -3249,7 +3249,9 @@ def __getattr__(name: str):
         _load_native()
         return globals()[name]
     if name == "__all__":
-        return _public_names()
+        _load_native()  # a star-import is coming: create everything once
+        names = globals()["__all__"] = _public_names()
+        return names
     if not name.startswith("__"):
         _ctypes_layer()
         value = globals().get(name, _ctypes_layer)
