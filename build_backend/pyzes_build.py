@@ -41,7 +41,7 @@ STAGE = ROOT / "python" / "pyzes" / "_sim"
 
 # (cargo package, target name, target kind) of each native file the wheel carries in STAGE;
 # a kind is a library kind ("cdylib") or "bin" (an executable, e.g. ("zes-cli", "zes-smi", "bin")).
-ARTIFACTS = [("zes-sim", "zes_sim", "cdylib"), ("zes-cli", "zes-smi", "bin")]
+ARTIFACTS = [("zes-sim", "zes_sim", "cdylib")]
 # Packages built together with the artifacts so that the feature graph is the extension's.
 GRAPH = ["zes-cli"]
 
