@@ -68,11 +68,12 @@ def enum_stem(e: dict) -> str:
 def emit(abi: Abi) -> str:
     out: list[str] = [HEADER]
     w = out.append
-    w("# ruff: noqa: F401, F403, E501\n")
+    w("# ruff: noqa: E501, F821\n")
     w("from __future__ import annotations\n\n")
-    w("from ctypes import *  # the C-mirror API exposes the ctypes names its users rely on\n")
-    w("from ctypes import Structure as _Structure\n\n")
-    w("from . import _native\n\n")
+    w("# Importing this module binds only plain ints, strings and tables. The ctypes names, typedefs,\n")
+    w("# handle and struct classes and the native C-mirror functions are created on first use by the\n")
+    w("# module `__getattr__` below (PEP 562): a script that reads one struct pays for that struct, and\n")
+    w("# `from pyzes import *` (which walks `__all__`) materializes everything as before.\n\n")
     w(f'SPEC_VERSION = "{abi.spec_version}"\n\n')
 
     w("# ---- constants ----\n")
@@ -80,25 +81,13 @@ def emit(abi: Abi) -> str:
         v = c["value"]
         w(f'{c["name"]} = {v!r}\n' if isinstance(v, str) else f'{c["name"]} = {v}\n')
 
-    w("\n# ---- scalar typedefs ----\n")
-    for s in abi.scalars:
-        w(f'{s["name"]} = {SCALARS[s["c"]][1]}\n')
-
-    w("\n# ---- handles (opaque pointers owned by the driver) ----\n")
-    for h in abi.handles:
-        if "alias_of" not in h:
-            w(f'\n\nclass {h["name"]}(c_void_p):\n    """Opaque Level Zero handle."""\n\n    __slots__ = ()\n')
-    w("\n\n")
-    for h in abi.handles:
-        if "alias_of" in h:
-            w(f'{h["name"]} = {h["alias_of"]}\n')
-
-    w("\n# ---- enums (c_int32 typedefs) and flags (c_uint32 typedefs) ----\n")
+    w("\n# ---- enum values ----\n")
     enum_table = []
+    typedefs: list[tuple[str, str]] = [(s["name"], SCALARS[s["c"]][1]) for s in abi.scalars]
     for e in abi.enums:
-        w(f'\n{e["name"]} = c_int32\n')
+        typedefs.append((e["name"], "c_int32"))
         if "flags" in e:
-            w(f'{e["flags"]} = c_uint32\n')
+            typedefs.append((e["flags"], "c_uint32"))
         for v in e["values"]:
             w(f'{v["name"]} = {v["value"]:#x}\n' if v["value"] > 9 else f'{v["name"]} = {v["value"]}\n')
         stem = enum_stem(e)
@@ -107,52 +96,7 @@ def emit(abi: Abi) -> str:
             w(f"{force} = 0x7FFFFFFF\n")
         enum_table.append((e["name"], e.get("flags"), [(v["name"], v["value"]) for v in e["values"]]))
 
-    w("\n\n# ---- structs ----\n\n")
-    w("class _PrintableStructure(_Structure):\n")
-    w('    """A ctypes Structure whose str() lists its fields: `name(field: value, ...)`.\n\n')
-    w("    `_fmt_` maps a field name (or \"<default>\") to a %-format for that field.\n")
-    w('    """\n\n')
-    w("    _fmt_: dict[str, str] = {}\n\n")
-    w("    def __str__(self) -> str:\n")
-    w("        parts = []\n")
-    w("        for name, *_ in self._fields_:\n")
-    w("            value = getattr(self, name)\n")
-    w("            if isinstance(value, Array) and not isinstance(value, (bytes, str)):\n")
-    w("                value = list(value)\n")
-    w('            fmt = self._fmt_.get(name, self._fmt_.get("<default>", "%s"))\n')
-    w('            parts.append(f"{name}: " + fmt % (value,))\n')
-    w('        return f"{type(self).__name__}(" + ", ".join(parts) + ")"\n\n')
-    w("    __repr__ = __str__\n\n")
-    stype_map = []
-    for s in struct_order(abi):
-        lay = struct_layout(abi, s["name"])
-        w(f'\nclass {s["name"]}(_PrintableStructure):\n')
-        w(f'    """C struct `{s["name"]}` ({lay["size"]} bytes, since spec {s["since"]})."""\n\n')
-        w("    _fields_ = [\n")
-        for f in s["fields"]:
-            w(f'        ("{f["name"]}", {field_type(abi, f)}),\n')
-        w("    ]\n")
-        if s.get("stype"):
-            stype_map.append((s["stype"], s["name"]))
-            w("\n    def __init__(self, *args, **kwargs):\n")
-            w("        super().__init__(*args, **kwargs)\n")
-            w(f'        if "stype" not in kwargs and not args:\n')
-            w(f'            self.stype = {s["stype"]}\n')
-        w("\n")
-
     w("\n# ---- tables ----\n")
-    w("_STRUCTS = {\n")
-    for s in abi.structs:
-        w(f'    "{s["name"]}": {s["name"]},\n')
-    w("}\n")
-    w("_HANDLES = {\n")
-    for h in abi.handles:
-        w(f'    "{h["name"]}": {h["name"]},\n')
-    w("}\n")
-    w("# stype value -> struct class\n_STYPE_STRUCTS = {\n")
-    for st, name in stype_map:
-        w(f"    {st}: {name},\n")
-    w("}\n")
     w("# struct name -> structs that may be chained on its pNext\n_EXTENDS = {\n")
     ext: dict[str, list[str]] = {}
     for s in abi.structs:
@@ -173,14 +117,168 @@ def emit(abi: Abi) -> str:
             for p in f["params"]
         )
         w(f'    "{f["name"]}": ({f["since"]!r}, {params!r}),\n')
-    w("}\n\n")
+    w("}\n")
+    w("# typedef name -> the ctypes type it names\n_TYPEDEFS = {\n")
+    for name, base in typedefs:
+        w(f'    "{name}": "{base}",\n')
+    w("}\n")
+    w("# handle name -> the handle it is an alias of (None: a class of its own)\n_HANDLE_ALIASES = {\n")
+    for h in abi.handles:
+        w(f'    "{h["name"]}": {h.get("alias_of")!r},\n')
+    w("}\n")
+    stype_map = [(s["stype"], s["name"]) for s in abi.structs if s.get("stype")]
+    w("# stype value -> struct name\n_STYPE_NAMES = {\n")
+    for st, name in stype_map:
+        w(f'    {st}: "{name}",\n')
+    w("}\n")
+    w("# Names the native module provides besides the C-mirror functions.\n")
+    w('_NATIVE_NAMES = ("MAX_RAW_BYTES",)\n\n')
 
-    w("# ---- functions: the native module makes the calls ----\n")
-    w("from ._native import (  # noqa: E402\n")
-    for f in abi.functions:
-        w(f'    {f["name"]},\n')
-    w(")\n\n")
-    w("# Raw addresses (memory no ctypes object owns) may span at most this many bytes per parameter.\n")
-    w("MAX_RAW_BYTES: int = _native.MAX_RAW_BYTES\n\n")
-    w("_native._register_types(_STRUCTS, _HANDLES)\n")
+    w("\n# ---- structs: one builder each, run on first use ----\n")
+    for s in struct_order(abi):
+        lay = struct_layout(abi, s["name"])
+        w(f'\n\ndef _build_{s["name"]}():\n')
+        w(f'    class {s["name"]}(_PrintableStructure):\n')
+        w(f'        """C struct `{s["name"]}` ({lay["size"]} bytes, since spec {s["since"]})."""\n\n')
+        w(f'        __qualname__ = "{s["name"]}"\n')
+        w("        _fields_ = [\n")
+        for f in s["fields"]:
+            t = field_type(abi, f)
+            for other in _struct_refs(abi, f):
+                t = t.replace(other, f'_struct("{other}")', 1)
+            w(f'            ("{f["name"]}", {t}),\n')
+        w("        ]\n")
+        if s.get("stype"):
+            w("\n        def __init__(self, *args, **kwargs):\n")
+            w("            super().__init__(*args, **kwargs)\n")
+            w('            if "stype" not in kwargs and not args:\n')
+            w(f'                self.stype = {s["stype"]}\n')
+        w(f'\n    return {s["name"]}\n')
+    w("\n\n_STRUCT_BUILDERS = {\n")
+    for s in abi.structs:
+        w(f'    "{s["name"]}": _build_{s["name"]},\n')
+    w("}\n")
+    w(LAZY_RUNTIME)
     return "".join(out)
+
+
+def _struct_refs(abi: Abi, f: dict) -> list[str]:
+    """The struct a field's ctypes type expression names (created before the field's struct)."""
+    return [f["type"]] if f["type"] in abi.struct_by_name and f["type"] in field_type(abi, f) else []
+
+
+LAZY_RUNTIME = '''
+
+# ---- creation on first use ----
+
+_CTYPES_NAMES: tuple[str, ...] = ()
+
+
+def _ctypes_layer() -> None:
+    """Binds the ctypes names (the C-mirror API re-exports them, as the original does with
+    `from ctypes import *`), the typedefs, the handle classes and the struct base class."""
+    global _CTYPES_NAMES, _PrintableStructure
+    if _CTYPES_NAMES:
+        return
+    import ctypes
+
+    g = globals()
+    names = tuple(n for n in vars(ctypes) if not n.startswith("_"))
+    for n in names:
+        g.setdefault(n, getattr(ctypes, n))
+    for n, base in _TYPEDEFS.items():
+        g[n] = getattr(ctypes, base)
+    for n, alias in _HANDLE_ALIASES.items():
+        if alias is None:
+            g[n] = type(n, (ctypes.c_void_p,), {"__doc__": "Opaque Level Zero handle.", "__slots__": (), "__module__": __name__})
+    for n, alias in _HANDLE_ALIASES.items():
+        if alias is not None:
+            g[n] = g[alias]
+
+    class _PrintableStructure(ctypes.Structure):
+        """A ctypes Structure whose str() lists its fields: `name(field: value, ...)`.
+
+        `_fmt_` maps a field name (or "<default>") to a %-format for that field.
+        """
+
+        _fmt_: dict[str, str] = {}
+
+        def __str__(self) -> str:
+            parts = []
+            for name, *_ in self._fields_:
+                value = getattr(self, name)
+                if isinstance(value, ctypes.Array) and not isinstance(value, (bytes, str)):
+                    value = list(value)
+                fmt = self._fmt_.get(name, self._fmt_.get("<default>", "%s"))
+                parts.append(f"{name}: " + fmt % (value,))
+            return f"{type(self).__name__}(" + ", ".join(parts) + ")"
+
+        __repr__ = __str__
+
+    g["_PrintableStructure"] = _PrintableStructure
+    g["_Structure"] = ctypes.Structure
+    _CTYPES_NAMES = names
+
+
+def _struct(name: str):
+    """The class of one struct, created (with the structs it holds) on first use."""
+    g = globals()
+    cls = g.get(name)
+    if cls is None:
+        _ctypes_layer()
+        cls = g[name] = _STRUCT_BUILDERS[name]()
+    return cls
+
+
+def _load_native() -> None:
+    """Imports the native module and hands it every struct and handle class (it checks the
+    classes of its arguments against them), then binds the C-mirror functions."""
+    g = globals()
+    if "_native" in g:
+        return
+    from . import _native as native
+
+    for name in _STRUCT_BUILDERS:
+        _struct(name)
+    native._register_types(
+        {n: g[n] for n in _STRUCT_BUILDERS}, {n: g[n] for n in _HANDLE_ALIASES}
+    )
+    for name in (*_FUNCTIONS, *_NATIVE_NAMES):
+        g[name] = getattr(native, name)
+    g["_STRUCTS"] = {n: g[n] for n in _STRUCT_BUILDERS}
+    g["_HANDLES"] = {n: g[n] for n in _HANDLE_ALIASES}
+    g["_STYPE_STRUCTS"] = {st: g[n] for st, n in _STYPE_NAMES.items()}
+    g["_native"] = native
+
+
+_LOADED_BY_NATIVE = frozenset((*_FUNCTIONS, *_NATIVE_NAMES, "_native", "_STRUCTS", "_HANDLES", "_STYPE_STRUCTS"))
+
+
+def _public_names() -> list[str]:
+    _ctypes_layer()
+    return sorted(
+        {n for n in globals() if not n.startswith("_")} | set(_STRUCT_BUILDERS) | set(_FUNCTIONS) | set(_NATIVE_NAMES)
+    )
+
+
+def __getattr__(name: str):
+    if name in _STRUCT_BUILDERS:
+        return _struct(name)
+    if name in _LOADED_BY_NATIVE:
+        _load_native()
+        return globals()[name]
+    if name == "__all__":
+        _load_native()  # a star-import is coming: create everything once
+        names = globals()["__all__"] = _public_names()
+        return names
+    if not name.startswith("__"):
+        _ctypes_layer()
+        value = globals().get(name, _ctypes_layer)
+        if value is not _ctypes_layer:
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_public_names()) | _LOADED_BY_NATIVE)
+'''

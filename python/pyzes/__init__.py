@@ -19,38 +19,115 @@ from __future__ import annotations
 
 import os as _os
 import sys as _sys
+from importlib import import_module as _import_module
 
-from . import _native
-from ._abi import *
-from ._abi import _FUNCTIONS, _STRUCTS, _STYPE_STRUCTS  # noqa: F401
+from . import _abi
 from .errors import *
 from .errors import ZesError, check, error_for, result_name  # noqa: F401
+
+# Type checkers see the whole C-mirror API; at run time the ctypes classes and the native
+# functions are created on first use (module `__getattr__` below), which keeps `import pyzes`
+# to a few milliseconds. `TYPE_CHECKING = False` is the idiom that avoids importing `typing`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import enums as enums
+    from ._abi import *
+    from ._abi import _STRUCTS as _STRUCTS
+    from ._abi import _STYPE_STRUCTS as _STYPE_STRUCTS
+    from ._api import Device as Device
+    from ._api import Driver as Driver
+    from ._api import Sysman as Sysman
+    from ._api import devices as devices
+    from ._api import init as init
+    from ._api import native_snapshot as native_snapshot
+    from ._api import snapshot as snapshot
+
+# The ABI's plain values (constants, enum values, tables) are bound here at once; the rest
+# comes through `__getattr__`.
+globals().update({k: v for k, v in vars(_abi).items() if not k.startswith("_") or k in ("_FUNCTIONS", "_ENUMS")})
+del TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 # Code written for the original often says `pyzes.zesX(...)` after `from pyzes import *`.
 pyzes = _sys.modules[__name__]
 
+# The Pythonic API lives in `_api` (imported on first use of one of these names).
+_API_NAMES = ("Device", "Driver", "Sysman", "devices", "init", "native_snapshot", "snapshot")
+
+
+_SUBMODULES = ("enums", "_native", "_api")
+_LAZY_TABLES = ("_STRUCTS", "_HANDLES", "_STYPE_STRUCTS")
+
+
+def __getattr__(name: str):
+    # Submodules through importlib: `from . import x` would ask this hook again.
+    if name in _API_NAMES:
+        value = getattr(_import_module(f"{__name__}._api"), name)
+    elif name in _SUBMODULES:
+        return _import_module(f"{__name__}.{name}")
+    elif name == "__all__":
+        # A star-import is coming: create everything once and bind it here, so that the
+        # import finds each name in this module's dict instead of calling this hook 1000 times.
+        _abi._load_native()
+        names = _public_names()
+        g = globals()
+        for n in names:
+            if n not in g:
+                g[n] = getattr(_abi, n)
+        g["__all__"] = names
+        return names
+    elif name.startswith("_") and name not in _LAZY_TABLES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    else:
+        try:
+            value = getattr(_abi, name)
+        except AttributeError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def _public_names() -> list[str]:
+    """What `from pyzes import *` binds: what the original's binds (the whole C-mirror API,
+    the ctypes names included), plus the exceptions and this module's helpers. The Pythonic
+    API is used as `pyzes.devices()`...; leaving it out spares a star-import its start-up cost
+    (dataclasses, json, enum classes)."""
+    own = {n for n in globals() if not n.startswith("_") and n not in _API_NAMES and n != "enums"}
+    return sorted(own | set(_abi.__all__))
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_public_names()) | set(_API_NAMES) | {"enums"})
+
 
 def last_load_error() -> str | None:
     """Why the Level Zero library could not be opened (every candidate tried), or None."""
+    from . import _native
+
     return _native.last_load_error()
 
 
 def library_info() -> dict | None:
     """The library in use: `path`, `kind` (loader/driver), `loader_version`, `legacy` (True when
     Sysman was reached through `ZES_ENABLE_SYSMAN=1` + `zeInit`, on loaders before spec 1.5)."""
+    from . import _native
+
     return _native.library_info()
 
 
 def use_library(path: str | None) -> None:
     """Open this loader or driver file instead of searching (before the first call)."""
+    from . import _native
+
     _native.use_library(path)
 
 
 def native_path() -> str:
     """The file of the native module. It is also a simulated driver file, but one that loads only
     inside a Python process (it needs libpython); other programs use `simulator_driver_path()`."""
+    from . import _native
+
     return _native.__file__
 
 
@@ -97,6 +174,8 @@ def simulate(
         "ZES_SIM_FAULTS": faults,
         "ZES_SIM_LATENCY_US": None if latency_us is None else str(latency_us),
     }
+    from . import _native
+
     for key, value in env.items():
         if value is not None:
             _os.environ[key] = value
@@ -120,6 +199,8 @@ def sim_control(request: dict | str) -> dict:
     """Send one request to the simulated driver (`{"op": "advance", "seconds": 1}`...)."""
     import json
 
+    from . import _native
+
     text = request if isinstance(request, str) else json.dumps(request)
     reply = _native.sim_control(text)
     return json.loads(reply) if reply else {}
@@ -138,15 +219,6 @@ def _simulate_from_env() -> None:
 
 
 _simulate_from_env()
-
-from . import enums as enums
-from ._api import Device as Device
-from ._api import Driver as Driver
-from ._api import Sysman as Sysman
-from ._api import devices as devices
-from ._api import init as init
-from ._api import native_snapshot as native_snapshot
-from ._api import snapshot as snapshot
 
 __all_pythonic__ = [
     "Sysman",

@@ -10,8 +10,6 @@ except pyzes.ZesError as e:
 
 from __future__ import annotations
 
-import re
-
 from . import _abi
 
 __all__ = ["LibraryNotFoundError", "ZesError", "check", "error_for", "result_name"]
@@ -51,7 +49,7 @@ class LibraryNotFoundError(ZesError, OSError):
 
 
 def _class_name(c_name: str) -> str:
-    stem = re.sub(r"^ZE_RESULT_(ERROR_)?", "", c_name)
+    stem = c_name.removeprefix("ZE_RESULT_").removeprefix("ERROR_")
     return "".join(p.capitalize() for p in stem.split("_")) + ("Error" if "ERROR" in c_name else "Result")
 
 
