@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os as _os
 import sys as _sys
-from importlib import import_module as _import_module
 
 from . import _abi
 from .errors import *
@@ -57,6 +56,15 @@ _API_NAMES = ("Device", "Driver", "Sysman", "devices", "init", "native_snapshot"
 
 
 _SUBMODULES = ("enums", "_native", "_api")
+
+
+def _import_module(name: str):
+    # importlib on first use only: Python 3.13 no longer has it loaded at start-up.
+    from importlib import import_module
+
+    return import_module(name)
+
+
 _LAZY_TABLES = ("_STRUCTS", "_HANDLES", "_STYPE_STRUCTS")
 
 
