@@ -64,6 +64,16 @@ pub enum Error {
         /// The raw result it returned.
         code: ze_result_t,
     },
+    /// `zesInit` or `zeInit` of an opened library failed: the message names the library, its
+    /// version and the likely cause and fix (`zes_sys::Library::init_failure_message`).
+    Init {
+        /// `zesInit` or `zeInit`.
+        function: &'static str,
+        /// The raw result it returned.
+        code: ze_result_t,
+        /// The whole explanation.
+        message: String,
+    },
     /// No Level Zero library could be opened; lists every candidate tried and why it failed.
     LibraryNotFound(LoadError),
     /// The opened library does not provide this function (an older loader or driver).
@@ -111,7 +121,7 @@ impl Error {
     /// The raw result code, for errors returned by a C function.
     pub fn code(&self) -> Option<ze_result_t> {
         match self {
-            Error::Call { code, .. } => Some(*code),
+            Error::Call { code, .. } | Error::Init { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -121,7 +131,7 @@ impl Error {
     /// (`LIBRARY_NOT_FOUND`, `FUNCTION_UNAVAILABLE`, `DRIVER_CONTRACT`, `COUNT_TOO_LARGE`).
     pub fn code_name(&self) -> String {
         match self {
-            Error::Call { code, .. } => code.name_or_hex(),
+            Error::Call { code, .. } | Error::Init { code, .. } => code.name_or_hex(),
             Error::LibraryNotFound(_) => "LIBRARY_NOT_FOUND".into(),
             Error::FunctionUnavailable { .. } => "FUNCTION_UNAVAILABLE".into(),
             Error::Driver { .. } => "DRIVER_CONTRACT".into(),
@@ -133,6 +143,7 @@ impl Error {
     pub fn function(&self) -> Option<&'static str> {
         match self {
             Error::Call { function, .. }
+            | Error::Init { function, .. }
             | Error::FunctionUnavailable { function, .. }
             | Error::Driver { function, .. }
             | Error::CountTooLarge { function, .. } => Some(function),
@@ -143,7 +154,7 @@ impl Error {
     /// The broad class of the error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Call { code, .. } => ErrorClass::of(*code),
+            Error::Call { code, .. } | Error::Init { code, .. } => ErrorClass::of(*code),
             Error::FunctionUnavailable { .. } => ErrorClass::Unsupported,
             Error::LibraryNotFound(_) | Error::Driver { .. } | Error::CountTooLarge { .. } => {
                 ErrorClass::Other
@@ -176,6 +187,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Call { function, code } => write!(f, "{function} failed: {}", code.name_or_hex()),
+            Error::Init { message, .. } => f.write_str(message),
             Error::LibraryNotFound(e) => e.fmt(f),
             Error::FunctionUnavailable { function, since, loader_version } => {
                 let version = loader_version.as_deref().unwrap_or("unknown");

@@ -153,7 +153,9 @@ impl Sysman {
         let table = *library.functions();
         let path = library.path().to_owned();
         let kind = library.kind();
+        let explain = Arc::clone(&library);
         Sysman::initialize(Api::new(table, Code::Shared(library)), init_path, Some(path), Some(kind))
+            .map_err(|e| explained(&explain, e))
     }
 
     /// Initializes Sysman over a library that is never unloaded (held in a `static`, or
@@ -166,6 +168,7 @@ impl Sysman {
         let table = *library.functions();
         let (path, kind) = (library.path().to_owned(), library.kind());
         Sysman::initialize(Api::new(table, Code::Static(library)), init_path, Some(path), Some(kind))
+            .map_err(|e| explained(library, e))
     }
 
     /// Builds a Sysman over a hand-made function table (test doubles, a driver compiled into
@@ -278,6 +281,17 @@ impl Sysman {
             all.extend(driver.devices()?);
         }
         Ok(all)
+    }
+}
+
+/// A failed `zesInit`/`zeInit` of an opened library, with the library's own explanation (its
+/// path, version, and the likely cause and fix); other errors unchanged.
+fn explained(library: &Library, error: Error) -> Error {
+    match error {
+        Error::Call { function: function @ ("zesInit" | "zeInit"), code } => {
+            Error::Init { function, code, message: library.init_failure_message(function, code) }
+        }
+        other => other,
     }
 }
 

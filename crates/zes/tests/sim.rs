@@ -809,3 +809,19 @@ fn a_near_zero_energy_read_then_recovery_is_implausible_then_the_truth() {
     assert!(card_w > 100.0, "a busy A770 draws real power: {card_w}");
     assert!(close(value(&snap.power_w), card_w, 1e-3), "{:?} vs {card_w}", snap.power_w);
 }
+
+#[test]
+fn a_failed_init_names_the_library_and_its_kind() {
+    let _g = lock();
+    ctl(r#"{"op":"fault","rule":"zesInit=ZE_RESULT_ERROR_UNSUPPORTED_VERSION"}"#);
+    let library = zes::sys::Library::open(Some(&sim_path())).unwrap();
+    let err = Sysman::builder().library_instance(library).init_path(InitPath::Zes).init().unwrap_err();
+    ctl(r#"{"op":"clear_faults"}"#);
+    assert!(matches!(err, zes::Error::Init { function: "zesInit", .. }), "{err:?}");
+    assert_eq!(err.code(), Some(zes::sys::ze_result_t::ERROR_UNSUPPORTED_VERSION));
+    assert_eq!(err.code_name(), "ZE_RESULT_ERROR_UNSUPPORTED_VERSION");
+    let text = err.to_string();
+    assert!(text.contains(&sim_path().display().to_string()), "{text}");
+    assert!(text.contains("driver opened directly"), "{text}");
+    assert!(text.contains("ERROR_UNSUPPORTED_VERSION"), "{text}");
+}
