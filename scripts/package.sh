@@ -103,7 +103,7 @@ MATURIN_PEP517_ARGS="--zig --compatibility $MANYLINUX" "$TOOLS/bin/pip" wheel --
 WHEEL=$(ls "$DIST"/*.whl)
 echo "$(basename "$WHEEL"): $(du -k "$WHEEL" | cut -f1) KiB"
 case "$(basename "$WHEEL")" in
-*manylinux_2_17_x86_64.manylinux2014_x86_64*) ;;
+*manylinux2014_x86_64.manylinux_2_17_x86_64* | *manylinux_2_17_x86_64.manylinux2014_x86_64*) ;;
 *) fail "the wheel is not tagged $MANYLINUX: $WHEEL" ;;
 esac
 auditwheel show "$WHEEL" | tee "$CHECK/auditwheel.txt"
