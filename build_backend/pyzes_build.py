@@ -13,12 +13,18 @@ a wheel never ships a stale or missing driver.
 
 Further native files (the native `zes-smi` executable, for instance) are one more entry in
 `ARTIFACTS`.
+
+A manylinux build (`--zig` with `--compatibility manylinux2014` or `manylinux_2_X`, passed in
+`MATURIN_PEP517_ARGS` or the `build-args` config setting) builds the native files with
+`cargo zigbuild` (the `cargo-zigbuild` package) for the same glibc version, so that every ELF file
+of the wheel, not only the extension module, runs on that glibc.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,32 +52,84 @@ ARTIFACTS = [("zes-sim", "zes_sim", "cdylib")]
 GRAPH = ["zes-cli"]
 
 
-def _cargo_options(config_settings) -> list[str]:
-    """The profile and target of the build maturin will make (release unless told otherwise)."""
+def _option_value(args: list[str], i: int, name: str) -> str | None:
+    """The value of option `name` at args[i] (`name value` or `name=value`), else None."""
+    if args[i] == name:
+        return args[i + 1] if i + 1 < len(args) else None
+    if args[i].startswith(name + "="):
+        return args[i].split("=", 1)[1]
+    return None
+
+
+def _glibc_of(compatibility: str) -> str | None:
+    """The glibc version of a manylinux policy name (`manylinux2014` -> `2.17`), else None."""
+    legacy = {"manylinux2010": "2.12", "manylinux2014": "2.17"}
+    if compatibility in legacy:
+        return legacy[compatibility]
+    match = re.fullmatch(r"manylinux_(\d+)_(\d+)", compatibility)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def _host_triple(cargo: str) -> str:
+    rustc = os.environ.get("RUSTC", "rustc")
+    output = subprocess.run([rustc, "-vV"], stdout=subprocess.PIPE, check=True, text=True).stdout
+    for line in output.splitlines():
+        if line.startswith("host: "):
+            return line.split(": ", 1)[1].strip()
+    raise RuntimeError(f"`{rustc} -vV` names no host triple")
+
+
+def _cargo_options(config_settings) -> tuple[list[str], bool, str | None]:
+    """The profile and target of the build maturin will make (release unless told otherwise),
+    whether it links with zig, and the glibc version its manylinux policy asks for."""
     args = maturin.get_maturin_pep517_args(config_settings)
     options = ["--release"]
+    target = None
+    zig = False
+    glibc = None
     for i, arg in enumerate(args):
-        value = args[i + 1] if i + 1 < len(args) else None
-        if arg == "--profile" and value:
-            options = ["--profile", value]
-        elif arg.startswith("--profile="):
-            options = ["--profile", arg.split("=", 1)[1]]
-        elif arg == "--target" and value:
-            options += ["--target", value]
-        elif arg.startswith("--target="):
-            options += ["--target", arg.split("=", 1)[1]]
+        if (value := _option_value(args, i, "--profile")) is not None:
+            options = ["--profile", value] + options[1:]
+        elif (value := _option_value(args, i, "--target")) is not None:
+            target = value
+        elif (value := _option_value(args, i, "--compatibility") or _option_value(args, i, "--manylinux")) is not None:
+            glibc = _glibc_of(value) or glibc
+        elif arg == "--zig":
+            zig = True
         elif arg in ("--locked", "--frozen", "--offline"):
             options.append(arg)
-    return options
+    if target:
+        options += ["--target", target]
+    return options, zig, glibc
+
+
+def _cargo_command(config_settings) -> list[str]:
+    """`cargo build` with maturin's profile and target, or `cargo zigbuild` for a zig build (its
+    target carries the glibc version: `x86_64-unknown-linux-gnu.2.17`)."""
+    cargo = os.environ.get("CARGO", "cargo")
+    options, zig, glibc = _cargo_options(config_settings)
+    if not zig:
+        return [cargo, "build", *options]
+    zigbuild = shutil.which("cargo-zigbuild") or shutil.which("cargo-zigbuild", path=str(Path(sys.executable).parent))
+    if zigbuild is None:
+        raise RuntimeError("a --zig build needs cargo-zigbuild (pip install cargo-zigbuild ziglang)")
+    if "--target" in options:
+        at = options.index("--target")
+        target = options.pop(at + 1)
+        options.pop(at)
+    else:
+        target = _host_triple(cargo)
+    if glibc and target.endswith("-linux-gnu"):
+        target += f".{glibc}"
+    return [zigbuild, "zigbuild", *options, "--target", target]
 
 
 def stage_native_files(config_settings=None) -> list[Path]:
     """Builds every entry of ARTIFACTS and copies it into STAGE; returns the staged files."""
-    cargo = os.environ.get("CARGO", "cargo")
     packages = [arg for package, _, _ in ARTIFACTS for arg in ("-p", package)]
     packages += [arg for package in GRAPH for arg in ("-p", package)]
     targets = ["--lib"] + [arg for _, name, kind in ARTIFACTS if kind == "bin" for arg in ("--bin", name)]
-    command = [cargo, "build", *targets, *packages, *_cargo_options(config_settings)]
+    command = [*_cargo_command(config_settings), *targets, *packages]
     command += ["--message-format=json-render-diagnostics"]
     print("Running `{}`".format(" ".join(command)), file=sys.stderr)
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, check=False)

@@ -205,7 +205,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec
     for (i, arg) in args.iter().enumerate() {
         if arg == "--simulate" {
             let next = args.get(i + 1).and_then(|a| a.to_str());
-            if next.map_or(true, |n| n.starts_with('-') || COMMANDS.contains(&n)) {
+            if next.is_none_or(|n| n.starts_with('-') || COMMANDS.contains(&n)) {
                 out.push(std::ffi::OsString::from("--simulate="));
                 continue;
             }

@@ -490,7 +490,7 @@ pub fn wants_openmetrics(accept: &str) -> bool {
             "text/plain" | "*/*" | "text/*" => false,
             _ => continue,
         };
-        if q > 0.0 && best.map_or(true, |(bq, _)| q > bq) {
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
             best = Some((q, om));
         }
     }
