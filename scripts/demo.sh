@@ -12,6 +12,7 @@ else
 fi
 
 echo "== installing pyzes (builds the Rust extension once; needs a Rust toolchain)"
+python3 -m pip uninstall --quiet --disable-pip-version-check --yes pyzes 2>/dev/null || true
 python3 -m pip install --quiet --disable-pip-version-check .
 bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 smi="$bin/zes-smi"

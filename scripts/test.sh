@@ -37,10 +37,13 @@ step "Python package: one abi3 wheel, for this machine and for the trixie root"
 build_wheel() {
     rm -rf target/test-wheel
     python3 -m pip wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps -w target/test-wheel .
-    python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/test-wheel/pyzes-*.whl
+    # Our distribution is `pyzes-rs`; an install of the old name (or Intel's `pyzes`) would share
+    # the import name's files: remove it first.
+    python3 -m pip uninstall --quiet --disable-pip-version-check --yes pyzes 2>/dev/null || true
+    python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/test-wheel/pyzes_rs-*.whl
 }
 timed "wheel build and install" build_wheel
-WHEEL="$(basename target/test-wheel/pyzes-*.whl)"
+WHEEL="$(basename target/test-wheel/pyzes_rs-*.whl)"
 ruff check python tests/python benchmarks examples
 ruff format --check python tests/python benchmarks examples
 
