@@ -14,6 +14,8 @@ pub enum Reason {
     DeviceLost,
     /// A derived value that needs a second sample (watch/exporter before the second interval).
     Pending,
+    /// A derived rate beyond what the device can physically do (a counter glitch): refused.
+    Implausible,
     /// Any other failure.
     Other,
 }
@@ -25,6 +27,7 @@ impl Reason {
             Reason::Unsupported => "unsupported",
             Reason::DeviceLost => "device_lost",
             Reason::Pending => "pending",
+            Reason::Implausible => "implausible",
             Reason::Other => "other",
         }
     }
@@ -35,6 +38,7 @@ impl Reason {
             Reason::Unsupported => "[N/A]",
             Reason::DeviceLost => "[LOST]",
             Reason::Pending => "[..]",
+            Reason::Implausible => "[BAD]",
             Reason::Other => "[ERR]",
         }
     }

@@ -167,6 +167,7 @@ pub fn failure_reason(value: &Value) -> Option<Reason> {
         "unsupported" => Reason::Unsupported,
         "device_lost" => Reason::DeviceLost,
         "pending" => Reason::Pending,
+        "implausible" => Reason::Implausible,
         _ => Reason::Other,
     })
 }
@@ -330,6 +331,7 @@ pub fn legend(out: &mut Out, reasons: impl IntoIterator<Item = Reason>) {
                 Reason::Unsupported => "unsupported",
                 Reason::DeviceLost => "device lost",
                 Reason::Pending => "needs a second sample",
+                Reason::Implausible => "implausible rate (a counter glitch), refused",
                 Reason::Other => "read error",
             };
             format!("{} {}", r.marker(), text)

@@ -29,7 +29,7 @@ pub fn unavailable(e: &Error) -> Unavailable {
         ErrorClass::Permission => Reason::Permission,
         ErrorClass::Unsupported => Reason::Unsupported,
         ErrorClass::DeviceLost => Reason::DeviceLost,
-        // `Implausible` (a derived rate, see `rate_reading`) and anything else.
+        ErrorClass::Implausible => Reason::Implausible,
         _ => Reason::Other,
     };
     Unavailable { reason, code: e.code_name(), function: e.function().map(str::to_owned) }
@@ -515,9 +515,11 @@ fn rate(prev: Option<&Raw>, f: impl Fn(&Raw) -> Option<zes::metrics::Rate<f64>>)
 fn rate_reading<T>(rate: &Option<zes::metrics::Rate<T>>, part: impl Fn(&T) -> f64) -> Reading<f64> {
     match rate {
         Some(Ok(v)) => Reading::Ok(part(v)),
-        Some(Err(zes::metrics::RateError::Implausible { .. })) => {
-            Reading::Err(Unavailable { reason: Reason::Other, code: "IMPLAUSIBLE".into(), function: None })
-        }
+        Some(Err(zes::metrics::RateError::Implausible { .. })) => Reading::Err(Unavailable {
+            reason: Reason::Implausible,
+            code: "IMPLAUSIBLE".into(),
+            function: None,
+        }),
         Some(Err(zes::metrics::RateError::NoSample)) | None => Reading::pending(),
     }
 }
@@ -845,4 +847,26 @@ pub fn apply(session: &Session, index: usize, args: &crate::cli::SetArgs) -> Res
 
 fn format_w(w: f64) -> String {
     crate::output::format_float(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_implausible_rate_is_its_own_reason_not_a_number() {
+        let glitch: Option<zes::metrics::Rate<f64>> =
+            Some(Err(zes::metrics::RateError::Implausible { value: 214_772_961.0, bound: 912.0 }));
+        match rate_reading(&glitch, |w| *w) {
+            Reading::Err(u) => {
+                assert_eq!(u.reason, Reason::Implausible);
+                assert_eq!(u.reason.as_str(), "implausible");
+                assert_eq!(u.code, "IMPLAUSIBLE");
+            }
+            Reading::Ok(v) => panic!("an implausible rate became the number {v}"),
+        }
+        assert!(matches!(rate_reading(&Some(Ok(249.0)), |w: &f64| *w), Reading::Ok(w) if w == 249.0));
+        let refused = zes::Error::Call { function: "x", code: zes::sys::ze_result_t::ERROR_UNKNOWN };
+        assert_eq!(unavailable(&refused).reason, Reason::Other);
+    }
 }
