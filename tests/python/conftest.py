@@ -93,6 +93,29 @@ def c_devices() -> tuple[object, list]:
     return drivers[0], [devices[i] for i in range(n.value)]
 
 
+def handles_by_type() -> dict:
+    """A handle of every kind the simulated machine has, by C handle type name: the driver, the
+    first device and the first component of each `zesDeviceEnum*` kind (child-process sweeps)."""
+    from pyzes import byref, c_uint32
+
+    drv, devs = c_devices()
+    handles = {
+        "zes_driver_handle_t": drv,
+        "ze_driver_handle_t": drv,
+        "zes_device_handle_t": devs[0],
+        "ze_device_handle_t": devs[0],
+    }
+    for name, (_, params) in pyzes._FUNCTIONS.items():
+        if name.startswith("zesDeviceEnum") and len(params) == 3:
+            htype = params[2][1]
+            n = c_uint32(0)
+            if getattr(pyzes, name)(devs[0], byref(n), None) == 0 and n.value:
+                arr = (getattr(pyzes, htype) * n.value)()
+                if getattr(pyzes, name)(devs[0], byref(n), arr) == 0:
+                    handles[htype] = arr[0]
+    return handles
+
+
 @pytest.fixture
 def cdev():
     return c_devices()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import pyzes
-from conftest import c_devices, sim
+from conftest import c_devices, handles_by_type, sim
 
 NULL_POINTER = pyzes.ZE_RESULT_ERROR_INVALID_NULL_POINTER
 NULL_HANDLE = pyzes.ZE_RESULT_ERROR_INVALID_NULL_HANDLE
@@ -31,17 +31,8 @@ PRELUDE = textwrap.dedent(
     import conftest, pyzes
     from ctypes import addressof, byref, cast, c_double, c_size_t, c_uint32, POINTER, sizeof
 
-    drv, devs = conftest.c_devices()
-    handles = {{"zes_driver_handle_t": drv, "ze_driver_handle_t": drv,
-               "zes_device_handle_t": devs[0], "ze_device_handle_t": devs[0]}}
-    for name, (_, params) in pyzes._FUNCTIONS.items():
-        if name.startswith("zesDeviceEnum") and len(params) == 3:
-            htype = params[2][1]
-            n = c_uint32(0)
-            if getattr(pyzes, name)(devs[0], byref(n), None) == 0 and n.value:
-                arr = (getattr(pyzes, htype) * n.value)()
-                if getattr(pyzes, name)(devs[0], byref(n), arr) == 0:
-                    handles[htype] = arr[0]
+    handles = conftest.handles_by_type()
+    drv, devs = handles["zes_driver_handle_t"], [handles["zes_device_handle_t"]]
     """
 )
 
@@ -68,26 +59,11 @@ def total_calls() -> int:
     return sum(sim({"op": "calls"}).values())
 
 
-def component_handles(dev) -> dict:
-    found = {}
-    for name, (_, params) in pyzes._FUNCTIONS.items():
-        if name.startswith("zesDeviceEnum") and len(params) == 3:
-            n = ctypes.c_uint32(0)
-            if getattr(pyzes, name)(dev, ctypes.byref(n), None) == 0 and n.value:
-                arr = (getattr(pyzes, params[2][1]) * n.value)()
-                assert getattr(pyzes, name)(dev, ctypes.byref(n), arr) == 0
-                found[params[2][1]] = arr[0]
-    return found
-
-
 # --- case 1: required pointers are checked by the binding, before any call ---------------------
 
 
 def test_required_null_pointers_are_answered_without_a_driver_call():
-    drv, devs = c_devices()
-    handles = {"zes_driver_handle_t": drv, "ze_driver_handle_t": drv}
-    handles.update({"zes_device_handle_t": devs[0], "ze_device_handle_t": devs[0]})
-    handles.update(component_handles(devs[0]))
+    handles = handles_by_type()
     before = total_calls()
     checked = 0
     for name, (_, params) in pyzes._FUNCTIONS.items():
@@ -385,8 +361,7 @@ def test_raw_memory_unmapped_after_a_check_or_read_only_is_refused():
 
 
 def test_firmware_buffers_shorter_than_their_sizes_are_refused_before_the_call():
-    _, devs = c_devices()
-    fw = component_handles(devs[0])["zes_firmware_handle_t"]
+    fw = handles_by_type()["zes_firmware_handle_t"]
     names = ("zesFirmwareGetSecurityVersionExp", "zesFirmwareGetConsoleLogs", "zesFirmwareFlash")
 
     def calls() -> list[int]:
@@ -425,8 +400,7 @@ def test_event_array_shorter_than_the_device_count_is_refused_before_the_call():
 
 
 def test_byref_offset_is_honoured_and_bounded():
-    _, devs = c_devices()
-    mem = component_handles(devs[0])["zes_mem_handle_t"]
+    mem = handles_by_type()["zes_mem_handle_t"]
     sim({"op": "clock", "mode": "frozen"})
     T = pyzes.zes_mem_state_t
     states, direct = (T * 2)(), T()

@@ -16,17 +16,8 @@ CHILD = textwrap.dedent(
     import conftest, pyzes
     from pyzes import byref, c_uint32
 
-    drv, devs = conftest.c_devices()
-    handles = {{"zes_driver_handle_t": drv, "ze_driver_handle_t": drv,
-               "zes_device_handle_t": devs[0], "ze_device_handle_t": devs[0]}}
-    for name, (_, params) in pyzes._FUNCTIONS.items():
-        if name.startswith("zesDeviceEnum") and len(params) == 3:
-            htype = params[2][1]
-            n = c_uint32(0)
-            if getattr(pyzes, name)(devs[0], byref(n), None) == 0 and n.value:
-                arr = (getattr(pyzes, htype) * n.value)()
-                if getattr(pyzes, name)(devs[0], byref(n), arr) == 0:
-                    handles[htype] = arr[0]
+    handles = conftest.handles_by_type()
+    drv, devs = handles["zes_driver_handle_t"], [handles["zes_device_handle_t"]]
 
     skip = {{"zesInit", "zesDeviceReset", "zesDeviceResetExt", "zesFirmwareFlash", "zesFirmwareFlashExt"}}
     wrong = [

@@ -230,24 +230,25 @@ fn ctypes(py: Python<'_>) -> PyResult<&Ctypes> {
     })
 }
 
+/// The offset of the first pointer-sized word equal to `want` in a `byref()` object, if any.
+fn carg_word_offset(carg: &Bound<'_, PyAny>, want: usize) -> Option<usize> {
+    let base = carg.as_ptr() as *const u8;
+    (16..64).step_by(8).find(|&off| {
+        // SAFETY: a `byref()` object (PyCArgObject: header, ffi type, tag, a 16-byte value
+        // union, the object, a size) is at least 64 bytes on the 64-bit CPythons this builds
+        // for; we only read pointer-sized words inside it.
+        let word = unsafe { core::ptr::read_unaligned(base.add(off) as *const usize) };
+        word == want
+    })
+}
+
 /// Finds where a `byref()` object keeps the object it refers to, by probing two of them.
 fn find_carg_offset(m: &Bound<'_, PyModule>) -> PyResult<Option<usize>> {
     let mut found = None;
     for attempt in 0..2 {
         let x = m.getattr("c_int")?.call0()?;
         let r = m.getattr("byref")?.call1((&x,))?;
-        let base = r.as_ptr() as *const u8;
-        let mut here = None;
-        for off in (16..64).step_by(8) {
-            // SAFETY: a `byref()` object (PyCArgObject: header, ffi type, tag, a 16-byte value
-            // union, the object, a size) is at least 64 bytes on the 64-bit CPythons this builds
-            // for; we only read pointer-sized words inside it.
-            let word = unsafe { core::ptr::read_unaligned(base.add(off) as *const usize) };
-            if word == x.as_ptr() as usize {
-                here = Some(off);
-                break;
-            }
-        }
+        let here = carg_word_offset(&r, x.as_ptr() as usize);
         match (attempt, here) {
             (0, h) => found = h,
             (_, h) if h != found => return Ok(None),
@@ -265,16 +266,7 @@ fn find_carg_value_offset(m: &Bound<'_, PyModule>, c: &Ctypes) -> PyResult<Optio
         let arr = m.getattr("c_uint32")?.mul(8)?.call0()?;
         let r = m.getattr("byref")?.call1((&arr, delta))?;
         let want: usize = c.addressof.call1(py, (&arr,))?.extract::<usize>(py)? + delta;
-        let base = r.as_ptr() as *const u8;
-        let mut here = None;
-        for off in (16..64).step_by(8) {
-            // SAFETY: as in `find_carg_offset`: pointer-sized reads inside a `byref()` object.
-            let word = unsafe { core::ptr::read_unaligned(base.add(off) as *const usize) };
-            if word == want {
-                here = Some(off);
-                break;
-            }
-        }
+        let here = carg_word_offset(&r, want);
         match (attempt, here) {
             (0, h) => found = h,
             (_, h) if h != found => return Ok(None),
